@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/s3store"
+)
+
+// agentName is the custom transfer agent's name in git config.
+const agentName = "datalfs"
+
+func installCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "install",
+		Usage:     "make git push/pull/clone use datalfs for an S3 LFS URL",
+		ArgsUsage: " ",
+		Description: "Writes lfs.customtransfer.datalfs.* and the URL-scoped lfs.<URL>.standalonetransferagent, so\n" +
+			"git-lfs moves objects for that URL (and every URL under it) through datalfs, and keeps its\n" +
+			"normal behaviour for other remotes. Without --url it binds the repository's LFS URL.\n" +
+			"With --global, a plain `git clone` of any repository whose committed .lfsconfig points\n" +
+			"under --url downloads through datalfs with no further setup.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "global", Usage: "write to your global git config instead of the repository's"},
+			&cli.StringFlag{Name: "url", Usage: "the LFS URL, or a bucket-level prefix of many, to bind"},
+		},
+		Action: func(c *cli.Context) error {
+			return install(c.Context, c.Bool("global"), c.String("url"), c.App.Writer)
+		},
+	}
+}
+
+func uninstallCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "uninstall",
+		Usage:     "remove what `datalfs install` wrote to git config",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "global", Usage: "remove from your global git config"},
+		},
+		Action: func(c *cli.Context) error {
+			return uninstall(c.Context, c.Bool("global"), c.App.Writer)
+		},
+	}
+}
+
+func install(ctx context.Context, global bool, rawURL string, out io.Writer) error {
+	repo := lfsrepo.Open()
+	if !global && !repo.InRepo() {
+		return withCode(exitUsage, fmt.Errorf("not in a git repository: run `datalfs install` inside one, or use --global"))
+	}
+	self, err := executable()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if rawURL == "" && !global {
+		rawURL, _ = repo.LFSURL("upload", "")
+	}
+	if rawURL == "" && global {
+		return withCode(exitUsage, fmt.Errorf("--global needs --url: the bucket or LFS URL prefix to bind, such as https://BUCKET.s3.REGION.amazonaws.com/"))
+	}
+	rawURL = strings.TrimRight(rawURL, "/")
+	if rawURL != "" {
+		if _, err := s3store.ParseURL(rawURL); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	scope := scopeFlag(global)
+	settings := [][2]string{
+		{"lfs.customtransfer." + agentName + ".path", self},
+		{"lfs.customtransfer." + agentName + ".args", "transfer"},
+		{"lfs.customtransfer." + agentName + ".concurrent", "true"},
+		{"lfs.customtransfer." + agentName + ".direction", "both"},
+	}
+	if rawURL != "" {
+		settings = append(settings, [2]string{"lfs." + rawURL + ".standalonetransferagent", agentName})
+	}
+	for _, kv := range settings {
+		if _, err := git(ctx, "config", scope, kv[0], kv[1]); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	where := "this repository"
+	if global {
+		where = "your global git config"
+	}
+	if rawURL == "" {
+		fmt.Fprintf(out, "Installed the datalfs agent in %s, but the repository has no LFS URL yet.\n"+
+			"Set one (for example in .lfsconfig: `git config -f .lfsconfig lfs.url https://BUCKET.s3.REGION.amazonaws.com/PREFIX`)\n"+
+			"and run `datalfs install` again to bind it.\n", where)
+	} else {
+		fmt.Fprintf(out, "Installed: git-lfs in %s now moves objects for %s through %s.\n", where, rawURL, self)
+	}
+	if !global {
+		if err := installHooks(ctx, repo, self, out); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	return nil
+}
+
+func uninstall(ctx context.Context, global bool, out io.Writer) error {
+	repo := lfsrepo.Open()
+	if !global && !repo.InRepo() {
+		return withCode(exitUsage, fmt.Errorf("not in a git repository: run `datalfs uninstall` inside one, or use --global"))
+	}
+	scope := scopeFlag(global)
+	keys, _ := git(ctx, "config", scope, "--name-only", "--get-regexp", `^lfs\..*standalonetransferagent$`, "^"+agentName+"$")
+	for _, key := range strings.Split(strings.TrimSpace(keys), "\n") {
+		if key == "" {
+			continue
+		}
+		if _, err := git(ctx, "config", scope, "--unset-all", key); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	if _, err := git(ctx, "config", scope, "--get-regexp", `^lfs\.customtransfer\.`+agentName+`\.`); err == nil {
+		if _, err := git(ctx, "config", scope, "--remove-section", "lfs.customtransfer."+agentName); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	if !global {
+		if err := uninstallHooks(ctx, repo, out); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	fmt.Fprintln(out, "Uninstalled datalfs from git config; git-lfs's own settings are untouched.")
+	return nil
+}
+
+func scopeFlag(global bool) string {
+	if global {
+		return "--global"
+	}
+	return "--local"
+}
+
+// executable returns the absolute path of the running datalfs binary, which
+// git-lfs will start.
+func executable() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the datalfs binary: %w", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(self); err == nil {
+		self = resolved
+	}
+	return filepath.Abs(self)
+}
+
+// git runs git and returns its standard output.
+func git(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return stdout.String(), fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
+	}
+	return stdout.String(), nil
+}

@@ -1,0 +1,126 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"strings"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go"
+
+	"github.com/datalfs/datalfs/transfer"
+)
+
+// errDigest is the cause of every content mismatch.
+var errDigest = transfer.ErrDigestMismatch
+
+// errNoCredentials explains a failure of the AWS credential chain.
+func errNoCredentials(err error) error {
+	return fmt.Errorf("no usable AWS credentials (%v): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "+
+		"choose a profile with AWS_PROFILE or `git config datalfs.profile NAME`, or run `aws sso login`", err)
+}
+
+// explain turns an SDK error into one a user can act on, keeping the cause
+// for errors.Is. op is what was being done: check, upload or download.
+func (s *Store) explain(err error, op, oid string) error {
+	if err == nil {
+		return nil
+	}
+	uri := s.Locate(oid)
+	var ae smithy.APIError
+	code := ""
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	status := 0
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%s %s: cancelled: %w", op, uri, err)
+	case code == "NoSuchBucket":
+		return fmt.Errorf("bucket %q does not exist%s: create it, or fix the LFS URL (lfs.url in .lfsconfig): %w",
+			s.loc.Bucket, s.at(), fs.ErrNotExist)
+	case code == "NoSuchKey" || code == "NotFound" || status == 404:
+		return fmt.Errorf("object %s not found at %s: push it from a clone that has it, or run `datalfs verify`: %w",
+			oid, uri, fs.ErrNotExist)
+	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
+		code == "InvalidToken" || code == "ExpiredToken" || code == "AllPermissionsDenied" || status == 403:
+		return fmt.Errorf("access denied to %s (%s): check that the AWS credentials from %s are right and may %s objects under s3://%s/%s: %w",
+			uri, codeOr(code, status), s.sourceOr(), verb(op), s.loc.Bucket, s.loc.Prefix, fs.ErrPermission)
+	case code == "BadDigest" || code == "XAmzContentSHA256Mismatch" || code == "InvalidDigest":
+		return fmt.Errorf("the bucket refused the bytes of %s because they do not match its SHA-256 (%s); the local copy or the network damaged them: %w",
+			oid, code, errDigest)
+	case code == "PreconditionFailed" || status == 412:
+		return fmt.Errorf("%s changed while it was being downloaded; run the command again: %w", uri, err)
+	case isUnreachable(err):
+		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running: %w",
+			s.at(), op, uri, unwrapNet(err))
+	case strings.Contains(err.Error(), "failed to retrieve credentials"):
+		return errNoCredentials(err)
+	}
+	if code != "" {
+		return fmt.Errorf("%s %s: %s: %w", op, uri, codeOr(code, status), err)
+	}
+	return fmt.Errorf("%s %s: %w", op, uri, err)
+}
+
+func (s *Store) at() string {
+	if s.loc.Endpoint != "" {
+		return " at " + s.loc.Endpoint
+	}
+	return " in region " + s.region
+}
+
+func (s *Store) sourceOr() string {
+	if s.source != "" {
+		return s.source
+	}
+	return "the AWS credential chain"
+}
+
+func codeOr(code string, status int) string {
+	if code != "" {
+		return code
+	}
+	return fmt.Sprintf("HTTP %d", status)
+}
+
+func verb(op string) string {
+	switch op {
+	case "upload":
+		return "write"
+	case "download":
+		return "read"
+	}
+	return "read"
+}
+
+func isUnreachable(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var de *net.DNSError
+	return errors.As(err, &de)
+}
+
+// unwrapNet returns the innermost network error, which reads better than the
+// SDK's layered message.
+func unwrapNet(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

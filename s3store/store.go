@@ -1,0 +1,331 @@
+package s3store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
+)
+
+// Store keeps LFS objects under one bucket location. It is safe for
+// concurrent use.
+type Store struct {
+	loc    Location
+	opts   Options
+	client *s3.Client
+	creds  aws.CredentialsProvider
+	region string
+
+	credOnce sync.Once
+	credErr  error
+	source   string
+}
+
+// New returns a store for loc. It loads the AWS configuration (environment,
+// shared config files, profile) but makes no network call: credentials are
+// resolved at the first request.
+func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
+	var loadOpts []func(*config.LoadOptions) error
+	if opts.Profile != "" {
+		loadOpts = append(loadOpts, config.WithSharedConfigProfile(opts.Profile))
+	}
+	httpClient := awshttp.NewBuildableClient().
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = 10 * time.Second }).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = opts.IdleTimeout
+			tr.MaxIdleConnsPerHost = 64
+		})
+	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
+	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	region := firstNonEmpty(opts.Region, loc.Region, cfg.Region)
+	if region == "" {
+		if loc.Endpoint == "" {
+			return nil, fmt.Errorf("no AWS region for bucket %s: set AWS_REGION, a region in your AWS profile, `git config datalfs.region REGION`, or use an LFS URL of the form https://%s.s3.REGION.amazonaws.com/...", loc.Bucket, loc.Bucket)
+		}
+		region = "us-east-1" // S3-compatible stores mostly ignore it, but signing needs one
+	}
+	cfg.Region = region
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if loc.Endpoint != "" {
+			o.BaseEndpoint = aws.String(loc.Endpoint)
+			o.UsePathStyle = true
+			// Many S3-compatible stores reject the SDK's default CRC headers.
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		}
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = opts.MaxAttempts
+			so.MaxBackoff = opts.MaxBackoff
+			so.RateLimiter = ratelimit.None
+		})
+	})
+	return &Store{loc: loc, opts: opts, client: client, creds: cfg.Credentials, region: region}, nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// Location returns where the store keeps objects.
+func (s *Store) Location() Location { return s.loc }
+
+// Region returns the region requests are signed for.
+func (s *Store) Region() string { return s.region }
+
+// Client returns the S3 client, for callers that need more than objects by oid.
+func (s *Store) Client() *s3.Client { return s.client }
+
+// Locate returns s3://BUCKET/KEY for oid.
+func (s *Store) Locate(oid string) string { return s.loc.URI(oid) }
+
+// CredentialSource resolves the credentials and names where they come from
+// (for example EnvConfigCredentials), never the credentials themselves.
+func (s *Store) CredentialSource(ctx context.Context) (string, error) {
+	if err := s.checkCredentials(ctx); err != nil {
+		return "", err
+	}
+	return s.source, nil
+}
+
+// checkCredentials resolves credentials once, so that a missing key gives
+// one clear message instead of a signing error per request.
+func (s *Store) checkCredentials(ctx context.Context) error {
+	s.credOnce.Do(func() {
+		if s.creds == nil {
+			s.credErr = errNoCredentials(errors.New("no credential provider"))
+			return
+		}
+		c, err := s.creds.Retrieve(ctx)
+		if err != nil {
+			s.credErr = errNoCredentials(err)
+			return
+		}
+		s.source = c.Source
+	})
+	return s.credErr
+}
+
+// Stat returns the size of oid, or an error wrapping fs.ErrNotExist.
+func (s *Store) Stat(ctx context.Context, oid string) (int64, error) {
+	if err := s.checkCredentials(ctx); err != nil {
+		return 0, err
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.Key(oid))})
+	if err != nil {
+		return 0, s.explain(err, "check", oid)
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// Upload stores size bytes of body under oid, in one PUT up to the multipart
+// threshold and as a multipart upload above it.
+func (s *Store) Upload(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error {
+	if err := s.checkCredentials(ctx); err != nil {
+		return err
+	}
+	if size > MaxObjectSize {
+		return fmt.Errorf("object %s is %d bytes, more than S3's limit of 5 TiB", oid, size)
+	}
+	if size > s.opts.MultipartThreshold {
+		return s.uploadMultipart(ctx, oid, size, body, progress)
+	}
+	return s.putObject(ctx, oid, size, body, progress)
+}
+
+// putObject sends the object in one request. The content is hashed first:
+// bytes that do not match the oid never leave the machine, and the request
+// carries the oid as both its signed payload hash and its SHA-256 checksum,
+// so the server refuses bytes damaged on the way.
+func (s *Store) putObject(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error {
+	sum, err := hashSection(body, 0, size)
+	if err != nil {
+		return fmt.Errorf("read local copy of %s: %w", oid, err)
+	}
+	if hex.EncodeToString(sum) != oid {
+		return fmt.Errorf("local copy of %s does not hash to its oid (got %x); run `git lfs fsck` to find damaged objects: %w",
+			oid, sum, errDigest)
+	}
+	in := &s3.PutObjectInput{
+		Bucket:         &s.loc.Bucket,
+		Key:            aws.String(s.loc.Key(oid)),
+		Body:           newProgressReader(io.NewSectionReader(body, 0, size), progress),
+		ContentLength:  aws.Int64(size),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum)),
+	}
+	s.applyUploadOptions(&in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	if _, err := s.client.PutObject(ctx, in, withPayloadHash(oid)); err != nil {
+		return s.explain(err, "upload", oid)
+	}
+	return nil
+}
+
+func (s *Store) applyUploadOptions(class *types.StorageClass, sse *types.ServerSideEncryption, kms **string) {
+	if s.opts.StorageClass != "" {
+		*class = types.StorageClass(s.opts.StorageClass)
+	}
+	if s.opts.SSE != "" {
+		*sse = types.ServerSideEncryption(s.opts.SSE)
+	}
+	if s.opts.SSEKMSKeyID != "" {
+		*kms = aws.String(s.opts.SSEKMSKeyID)
+	}
+}
+
+func hashSection(r io.ReaderAt, off, n int64) ([]byte, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, off, n)); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}
+
+// withPayloadHash tells the signer the payload's SHA-256 (hex), so the SDK
+// does not read the body an extra time to compute it.
+func withPayloadHash(hexSum string) func(*s3.Options) {
+	return s3.WithAPIOptions(func(stack *middleware.Stack) error {
+		return stack.Build.Add(middleware.BuildMiddlewareFunc("datalfsPayloadHash",
+			func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
+				return next.HandleBuild(v4.SetPayloadHash(ctx, hexSum), in)
+			}), middleware.After)
+	})
+}
+
+// Download writes oid to w. A response body cut mid-stream is resumed with a
+// ranged GET from the first missing byte, pinned to the same ETag.
+func (s *Store) Download(ctx context.Context, oid string, size int64, w io.Writer, progress func(int64)) error {
+	if err := s.checkCredentials(ctx); err != nil {
+		return err
+	}
+	var (
+		off  int64
+		etag *string
+	)
+	for attempt := 1; ; attempt++ {
+		in := &s3.GetObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.Key(oid))}
+		if off > 0 {
+			in.Range = aws.String(fmt.Sprintf("bytes=%d-", off))
+			in.IfMatch = etag
+		}
+		n, err := s.getOnce(ctx, in, w, progress, &etag)
+		off += n
+		if err == nil {
+			return nil
+		}
+		var we *writeError
+		if errors.As(err, &we) || ctx.Err() != nil || !retryableBody(err) {
+			return s.explain(err, "download", oid)
+		}
+		if attempt >= s.opts.MaxAttempts {
+			return fmt.Errorf("download %s: the connection broke %d times, last after %d of %d bytes (%v); check the network and run the command again",
+				s.Locate(oid), attempt, off, size, err)
+		}
+		if err := sleep(ctx, backoff(attempt, s.opts.MaxBackoff)); err != nil {
+			return s.explain(err, "download", oid)
+		}
+	}
+}
+
+// getOnce runs one GET and copies its body to w, returning the bytes
+// written. A failed request (as opposed to a failed body) is returned as is.
+func (s *Store) getOnce(ctx context.Context, in *s3.GetObjectInput, w io.Writer, progress func(int64), etag **string) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out, err := s.client.GetObject(ctx, in)
+	if err != nil {
+		return 0, &requestError{err}
+	}
+	defer out.Body.Close()
+	if *etag == nil {
+		*etag = out.ETag
+	}
+	return copyIdle(ctx, cancel, w, out.Body, progress, s.opts.IdleTimeout)
+}
+
+// requestError marks an error from the request itself, which the SDK has
+// already retried.
+type requestError struct{ err error }
+
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
+
+// writeError marks a failure to write locally; retrying the network won't help.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+func retryableBody(err error) bool {
+	var re *requestError
+	return !errors.As(err, &re)
+}
+
+// copyIdle copies r to w, cancelling the request when no byte arrives for
+// idle. It returns the bytes written.
+func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, progress func(int64), idle time.Duration) (int64, error) {
+	timer := time.AfterFunc(idle, cancel)
+	defer timer.Stop()
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		m, rerr := r.Read(buf)
+		if m > 0 {
+			timer.Reset(idle)
+			if _, err := w.Write(buf[:m]); err != nil {
+				return n, &writeError{err}
+			}
+			n += int64(m)
+			progress(int64(m))
+		}
+		if errors.Is(rerr, io.EOF) {
+			return n, nil
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return n, fmt.Errorf("no data for %v: %w", idle, rerr)
+			}
+			return n, rerr
+		}
+	}
+}
+
+func backoff(attempt int, ceiling time.Duration) time.Duration {
+	d := 200 * time.Millisecond << min(attempt-1, 10)
+	d = min(d, ceiling)
+	return d/2 + time.Duration(jitter(int64(d/2)))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

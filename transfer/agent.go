@@ -1,0 +1,332 @@
+package transfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Store is the object storage the agent moves objects to and from. Objects are
+// named by their LFS oid, the hex SHA-256 of their content.
+type Store interface {
+	// Stat returns the size of the stored object named oid, or an error
+	// wrapping fs.ErrNotExist when there is none.
+	Stat(ctx context.Context, oid string) (int64, error)
+
+	// Upload stores the size bytes of body under oid. It may read body more
+	// than once and from several goroutines. It must never make bytes visible
+	// under oid whose SHA-256 is not oid: such content is refused with an
+	// error wrapping ErrDigestMismatch. progress is called with the count of
+	// bytes newly accepted; bytes sent again after a retry are not counted
+	// twice.
+	Upload(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error
+
+	// Download writes the content of oid to w, in order, exactly once, and
+	// calls progress with the count of bytes written. It returns an error
+	// wrapping fs.ErrNotExist when the object does not exist.
+	Download(ctx context.Context, oid string, size int64, w io.Writer, progress func(int64)) error
+
+	// Locate names where oid lives, for messages (for example s3://bucket/key).
+	Locate(oid string) string
+}
+
+// ErrDigestMismatch reports content whose SHA-256 is not the oid it was
+// stored or fetched under.
+var ErrDigestMismatch = errors.New("content does not match its oid")
+
+// Target is where one agent process moves objects.
+type Target struct {
+	Store Store
+	// TempDir is the directory for downloads in progress. It must be on the
+	// same file system as git-lfs's object store, because git-lfs renames the
+	// finished file into place.
+	TempDir string
+}
+
+// Opener returns the target for the operation and remote named in init. The
+// agent calls it once, at the first transfer request, so that init stays
+// cheap; an error is reported on every object of the session.
+type Opener func(ctx context.Context, operation, remote string) (*Target, error)
+
+// Agent serves one git-lfs transfer session.
+type Agent struct {
+	Open Opener
+	// Log receives diagnostics. It must not be the protocol stream.
+	Log io.Writer
+	// ProgressInterval is the shortest time between two progress messages
+	// for one object; the first bytes are always reported at once.
+	ProgressInterval time.Duration
+}
+
+// session is the state between init and terminate.
+type session struct {
+	operation string
+	remote    string
+	once      sync.Once
+	target    *Target
+	openErr   error
+}
+
+// Serve reads requests from r and writes replies to w until git-lfs sends
+// terminate or closes r. It returns an error only for input that breaks the
+// protocol or when w fails; per-object failures are reported to git-lfs and
+// the session goes on.
+func (a *Agent) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
+	dec := newDecoder(r)
+	enc := newEncoder(w)
+	var s *session
+	for {
+		req, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch req.Event {
+		case "init":
+			if s != nil {
+				return &ProtocolError{Msg: "a second init in one session"}
+			}
+			s, err = a.init(req)
+			if err != nil {
+				a.logf("init: %v", err)
+				if err := enc.Send(initReply{Error: &WireError{Code: 32, Message: err.Error()}}); err != nil {
+					return err
+				}
+				s = nil
+				continue
+			}
+			if err := enc.Send(initReply{}); err != nil {
+				return err
+			}
+		case "upload", "download":
+			if s == nil {
+				return &ProtocolError{Msg: fmt.Sprintf("%s request for %q before init", req.Event, req.Oid)}
+			}
+			if err := enc.Send(a.transfer(ctx, s, enc, req)); err != nil {
+				return err
+			}
+		case "terminate":
+			return nil
+		default:
+			a.logf("ignoring unknown event %q", req.Event)
+			if req.Oid != "" {
+				reply := complete{Event: "complete", Oid: req.Oid, Error: &WireError{Code: 400,
+					Message: fmt.Sprintf("datalfs does not know the event %q; upgrade datalfs or report this", req.Event)}}
+				if err := enc.Send(reply); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func (a *Agent) init(req *Request) (*session, error) {
+	switch req.Operation {
+	case "upload", "download":
+	default:
+		return nil, fmt.Errorf("unknown operation %q in init: expected upload or download", req.Operation)
+	}
+	return &session{operation: req.Operation, remote: req.Remote}, nil
+}
+
+func (a *Agent) logf(format string, args ...any) {
+	if a.Log != nil {
+		fmt.Fprintf(a.Log, "datalfs: "+format+"\n", args...)
+	}
+}
+
+// transfer moves one object and returns the complete message for it.
+func (a *Agent) transfer(ctx context.Context, s *session, enc *encoder, req *Request) complete {
+	var (
+		path string
+		err  error
+	)
+	switch {
+	case req.Event != s.operation:
+		err = fmt.Errorf("%s request in a session started for %s", req.Event, s.operation)
+	case !ValidOid(req.Oid):
+		err = fmt.Errorf("invalid oid %q: expected 64 lower-case hex digits", req.Oid)
+	case req.Size < 0:
+		err = fmt.Errorf("invalid size %d for object %s", req.Size, req.Oid)
+	default:
+		var t *Target
+		t, err = a.target(ctx, s)
+		if err == nil {
+			p := newProgress(enc, req.Oid, a.ProgressInterval)
+			if req.Event == "upload" {
+				err = a.upload(ctx, t, req, p)
+			} else {
+				path, err = a.download(ctx, t, req, p)
+			}
+			p.flush()
+		}
+	}
+	if err != nil {
+		a.logf("%s %s: %v", req.Event, req.Oid, err)
+		return complete{Event: "complete", Oid: req.Oid, Error: &WireError{Code: errorCode(err), Message: err.Error()}}
+	}
+	return complete{Event: "complete", Oid: req.Oid, Path: path}
+}
+
+func (a *Agent) target(ctx context.Context, s *session) (*Target, error) {
+	s.once.Do(func() {
+		s.target, s.openErr = a.Open(ctx, s.operation, s.remote)
+	})
+	return s.target, s.openErr
+}
+
+func errorCode(err error) int {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 404
+	case errors.Is(err, ErrDigestMismatch):
+		return 422
+	case errors.Is(err, fs.ErrPermission):
+		return 403
+	default:
+		return 500
+	}
+}
+
+// ValidOid reports whether oid is a SHA-256 in lower-case hex, the only form
+// git-lfs produces. Anything else could smuggle a path into a key or file name.
+func ValidOid(oid string) bool {
+	if len(oid) != sha256.Size*2 {
+		return false
+	}
+	for i := 0; i < len(oid); i++ {
+		c := oid[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progressReporter) error {
+	if req.Path == "" {
+		return fmt.Errorf("upload request for %s has no path", req.Oid)
+	}
+	f, err := os.Open(req.Path)
+	if err != nil {
+		return fmt.Errorf("open local copy of %s: %w", req.Oid, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat local copy of %s: %w", req.Oid, err)
+	}
+	if fi.Size() != req.Size {
+		return fmt.Errorf("local file %s is %d bytes but git-lfs expects %d for %s; run `git lfs fsck` to find damaged objects",
+			req.Path, fi.Size(), req.Size, req.Oid)
+	}
+	size, err := t.Store.Stat(ctx, req.Oid)
+	switch {
+	case err == nil && size == req.Size:
+		p.add(req.Size) // already stored: nothing to send
+		return nil
+	case err == nil:
+		a.logf("%s holds %d bytes, expected %d: uploading again", t.Store.Locate(req.Oid), size, req.Size)
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	return t.Store.Upload(ctx, req.Oid, req.Size, f, p.add)
+}
+
+func (a *Agent) download(ctx context.Context, t *Target, req *Request, p *progressReporter) (path string, err error) {
+	if err := os.MkdirAll(t.TempDir, 0o755); err != nil {
+		return "", fmt.Errorf("create LFS temp dir: %w", err)
+	}
+	f, err := os.CreateTemp(t.TempDir, req.Oid+"-*.datalfs")
+	if err != nil {
+		return "", fmt.Errorf("create temp file for %s: %w", req.Oid, err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("write temp file for %s: %w", req.Oid, cerr)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	cw := &countingWriter{w: io.MultiWriter(f, h)}
+	if err := t.Store.Download(ctx, req.Oid, req.Size, cw, p.add); err != nil {
+		return "", err
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if cw.n != req.Size || got != req.Oid {
+		return "", fmt.Errorf("object %s at %s is corrupt: got %d bytes with sha256 %s, want %d bytes; "+
+			"restore it by pushing from a clone that has a good copy: %w",
+			req.Oid, t.Store.Locate(req.Oid), cw.n, got, req.Size, ErrDigestMismatch)
+	}
+	return filepath.Abs(f.Name())
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// progressReporter turns byte counts into progress messages, at most one per
+// interval except for the first bytes, which workers waiting on this one need
+// to see at once.
+type progressReporter struct {
+	enc      *encoder
+	oid      string
+	interval time.Duration
+
+	mu       sync.Mutex
+	soFar    int64
+	reported int64
+	last     time.Time
+}
+
+func newProgress(enc *encoder, oid string, interval time.Duration) *progressReporter {
+	return &progressReporter{enc: enc, oid: oid, interval: interval}
+}
+
+// add records n more bytes moved. It is safe for concurrent use.
+func (p *progressReporter) add(n int64) {
+	if n <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.soFar += n
+	if p.reported == 0 || time.Since(p.last) >= p.interval {
+		p.sendLocked()
+	}
+}
+
+// flush reports bytes not yet reported.
+func (p *progressReporter) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.soFar > p.reported {
+		p.sendLocked()
+	}
+}
+
+func (p *progressReporter) sendLocked() {
+	// A write error here surfaces on the complete message that follows.
+	_ = p.enc.Send(progress{Event: "progress", Oid: p.oid, BytesSoFar: p.soFar, BytesSinceLast: p.soFar - p.reported})
+	p.reported = p.soFar
+	p.last = time.Now()
+}
