@@ -9,11 +9,11 @@ import (
 
 // S3 limits that shape uploads.
 const (
-	MinPartSize   = 5 << 20       // smallest multipart part but the last
-	MaxPartSize   = 5 << 30       // largest multipart part
-	MaxParts      = 10000         // most parts in one multipart upload
-	MaxPutSize    = 5 << 30       // largest single PUT
-	MaxObjectSize = 5 << 40       // largest object
+	MinPartSize   = 5 << 20 // smallest multipart part but the last
+	MaxPartSize   = 5 << 30 // largest multipart part
+	MaxParts      = 10000   // most parts in one multipart upload
+	MaxPutSize    = 5 << 30 // largest single PUT
+	MaxObjectSize = 5 << 40 // largest object
 	mib           = int64(1 << 20)
 )
 
