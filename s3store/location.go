@@ -31,6 +31,8 @@ var (
 	bucketName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 )
 
+const urlHint = "want an http(s) URL naming an S3 bucket, such as https://BUCKET.s3.REGION.amazonaws.com/PREFIX or http://HOST:PORT/BUCKET/PREFIX"
+
 // ParseURL reads a Git LFS URL as a bucket location:
 //
 //	https://BUCKET.s3.REGION.amazonaws.com/PREFIX   (AWS, virtual-hosted style)
@@ -39,10 +41,10 @@ var (
 func ParseURL(raw string) (Location, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Location{}, fmt.Errorf("LFS URL %q is not a URL: %w", raw, err)
+		return Location{}, fmt.Errorf("LFS URL %q: %s (%v)", raw, urlHint, err)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return Location{}, fmt.Errorf("LFS URL %q: want an http(s) URL naming an S3 bucket, such as https://BUCKET.s3.REGION.amazonaws.com/PREFIX or http://HOST:PORT/BUCKET/PREFIX", raw)
+		return Location{}, fmt.Errorf("LFS URL %q: %s", raw, urlHint)
 	}
 	if u.User != nil {
 		return Location{}, fmt.Errorf("LFS URL %s carries credentials: remove them; datalfs takes credentials only from the AWS credential chain", u.Redacted())
