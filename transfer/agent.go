@@ -244,12 +244,9 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 }
 
 func (a *Agent) download(ctx context.Context, t *Target, req *Request, p *progressReporter) (path string, err error) {
-	if err := os.MkdirAll(t.TempDir, 0o755); err != nil {
-		return "", fmt.Errorf("create LFS temp dir: %w", err)
-	}
-	f, err := os.CreateTemp(t.TempDir, req.Oid+"-*.datalfs")
+	f, err := createTemp(t.TempDir, req.Oid)
 	if err != nil {
-		return "", fmt.Errorf("create temp file for %s: %w", req.Oid, err)
+		return "", err
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {

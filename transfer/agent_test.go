@@ -340,3 +340,31 @@ func TestValidOid(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleTempFileRemoved: a temp file left by a killed agent (no lock
+// holder) is removed by the next download of the same object.
+func TestStaleTempFileRemoved(t *testing.T) {
+	r := newRig(t)
+	data, oid := storetest.Object(200, 6)
+	r.srv.Put(t, "bucket", r.loc.Key(oid), data)
+	if err := os.MkdirAll(r.tempDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(r.tempDir, oid+"-12345.datalfs")
+	other := filepath.Join(r.tempDir, "unrelated-file")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := r.serve(t, initDownload, req(map[string]any{"event": "download", "oid": oid, "size": 200}))
+	if err != nil || got[len(got)-1]["error"] != nil {
+		t.Fatalf("download: %v %v", got, err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale temp file still there (stat error %v)", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("a file that is not ours was touched: %v", err)
+	}
+}
