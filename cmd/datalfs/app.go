@@ -58,6 +58,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			uninstallCommand(),
 			envCommand(),
 			manifestCommand(),
+			verifyCommand(),
+			doctorCommand(),
+			gcCommand(),
 		},
 	}
 	err := app.RunContext(ctx, args)
