@@ -1,8 +1,127 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/datalfs/datalfs/manifest"
+	"github.com/urfave/cli/v2"
+)
 
 // manifestCommand groups the dataset manifest subcommands.
 func manifestCommand() *cli.Command {
-	return &cli.Command{Name: "manifest", Usage: "work with dataset manifests"}
+	return &cli.Command{
+		Name:  "manifest",
+		Usage: "work with dataset manifests",
+		Subcommands: []*cli.Command{
+			manifestValidateCommand(),
+		},
+	}
+}
+
+func manifestValidateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check manifests (JSON Lines, CSV, JSON) against their JSON Schema",
+		ArgsUsage: "[FILE...]",
+		Description: `Checks every record of each manifest against the JSON Schema that
+.gitattributes maps it to (manifest-schema=PATH), plus the cross-record
+checks configured there (manifest-id, manifest-ref, manifest-max-bad).
+With no FILE, checks every tracked file that has a schema; with --staged,
+checks what is being committed (the index) instead of the working tree.
+Git LFS pointers are read from the local LFS store.
+
+Exit status: 0 clean, 1 problems found, 2 usage or configuration error.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "schema", Usage: "check against this JSON Schema `FILE` instead of the mapped one"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
+			&cli.BoolFlag{Name: "staged", Usage: "check the staged content (what git commit would record)"},
+			&cli.IntFlag{Name: "max-problems", Value: manifest.DefaultMaxProblems, Usage: "print at most `N` problems per file (0: none), and count the rest"},
+			&cli.StringFlag{Name: "input", Usage: "read the files as `FORMAT`: jsonl, csv or json (default: by extension and content)"},
+			&cli.StringFlag{Name: "records", Usage: "JSON `POINTER` of the records array in a JSON document, e.g. /annotations"},
+			&cli.StringFlag{Name: "id", Usage: "JSON `POINTER` of a field that must be unique across records"},
+			&cli.StringSliceFlag{Name: "ref", Usage: "JSON `POINTER` of a field that must hold s3://bucket/key or an LFS oid (repeatable)"},
+			&cli.StringFlag{Name: "max-bad", Usage: "tolerate this many bad records: a count like 10 or a share like 1%"},
+			&cli.BoolFlag{Name: "skip-unmapped", Usage: "skip named files that have no schema instead of failing (for hook frameworks)"},
+			&cli.IntFlag{Name: "jobs", Usage: "number of validation workers (default: one per CPU)"},
+		},
+		Action: runManifestValidate,
+	}
+}
+
+func runManifestValidate(c *cli.Context) error {
+	outFormat := c.String("format")
+	if outFormat != "text" && outFormat != "json" {
+		return withCode(exitUsage, fmt.Errorf("--format %q: want text or json", outFormat))
+	}
+	input, err := manifest.ParseFormat(c.String("input"))
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("--input: %w", err))
+	}
+	maxBad, err := manifest.ParseAllowance(c.String("max-bad"))
+	if err != nil {
+		return withCode(exitUsage, fmt.Errorf("--max-bad: %w", err))
+	}
+	maxProblems := c.Int("max-problems")
+	if maxProblems < 0 {
+		return withCode(exitUsage, errors.New("--max-problems must not be negative"))
+	}
+	if maxProblems == 0 {
+		maxProblems = -1 // print none
+	}
+	req := manifest.Request{
+		Files:        c.Args().Slice(),
+		Staged:       c.Bool("staged"),
+		SkipUnmapped: c.Bool("skip-unmapped"),
+		Override: manifest.Config{
+			Schema:  c.String("schema"),
+			Format:  input,
+			Records: c.String("records"),
+			ID:      c.String("id"),
+			Refs:    c.StringSlice("ref"),
+			MaxBad:  maxBad,
+		},
+		Options: manifest.Options{MaxProblems: maxProblems, Jobs: c.Int("jobs")},
+	}
+
+	stdout, stderr := c.App.Writer, c.App.ErrWriter
+	code := exitOK
+	var results []manifest.FileResult
+	err = manifest.Check(c.Context, req, func(rep *manifest.Report, err error) {
+		if err != nil {
+			code = exitUsage
+		} else if !rep.OK() && code == exitOK {
+			code = exitProblems
+		}
+		if outFormat == "json" {
+			results = append(results, manifest.Result(rep, err))
+			return
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "datalfs: %v\n", err)
+			return
+		}
+		_ = rep.WriteText(stdout)
+	})
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if outFormat == "json" {
+		if results == nil {
+			results = []manifest.FileResult{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			OK    bool                  `json:"ok"`
+			Files []manifest.FileResult `json:"files"`
+		}{code == exitOK, results}); err != nil {
+			return withCode(exitUsage, err)
+		}
+	}
+	if code != exitOK {
+		return silentExit(code)
+	}
+	return nil
 }

@@ -1,0 +1,300 @@
+package manifest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Request says which manifests to check and how.
+type Request struct {
+	// Dir is the working directory; FILE arguments are relative to it.
+	Dir string
+	// Files are the manifests to check. Empty means every tracked file
+	// mapped to a schema (or, with Staged, every staged one).
+	Files []string
+	// Staged checks the content in the index (what is being committed)
+	// instead of the working tree, reading attributes and schemas from the
+	// index as well.
+	Staged bool
+	// SkipUnmapped skips named files that no manifest-schema attribute maps,
+	// instead of failing (for hook frameworks that pass every *.json file).
+	SkipUnmapped bool
+	// Override replaces the configuration read from attributes: each
+	// non-empty field wins over the attribute.
+	Override Config
+	// Options tune the validation of each file.
+	Options Options
+}
+
+// ConfigError is a problem with configuration or input that stops a file
+// from being checked at all (a bad schema, an unreadable file). Commands
+// report it with exit status 2.
+type ConfigError struct {
+	File string
+	Err  error
+}
+
+func (e *ConfigError) Error() string {
+	if e.File == "" {
+		return e.Err.Error()
+	}
+	return e.File + ": " + e.Err.Error()
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// target is one manifest to check.
+type target struct {
+	display string // name shown to the user
+	abs     string // absolute path in the working tree
+	rel     string // path relative to the repository top, "" outside one
+	cfg     Config
+	err     error
+}
+
+// Check validates the manifests the request names, calling report for each
+// file in turn (with a nil Report when err is set; err is then a
+// *ConfigError). It returns an error only when nothing could be checked at
+// all, such as a missing repository when one is needed.
+func Check(ctx context.Context, req Request, report func(*Report, error)) error {
+	dir := req.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.Getwd(); err != nil {
+			return err
+		}
+	}
+	repo, err := FindRepo(ctx, dir)
+	if err != nil && !errors.Is(err, ErrNotRepo) {
+		return err
+	}
+	if repo == nil {
+		switch {
+		case req.Staged:
+			return &ConfigError{Err: fmt.Errorf("--staged needs a Git repository: %w", ErrNotRepo)}
+		case len(req.Files) == 0:
+			return &ConfigError{Err: fmt.Errorf("name the manifests to check, or run inside a Git repository whose .gitattributes map manifests to schemas: %w", ErrNotRepo)}
+		case req.Override.Schema == "":
+			return &ConfigError{Err: errors.New("outside a Git repository there is no .gitattributes to map files to schemas; pass --schema FILE")}
+		}
+	}
+
+	targets, err := findTargets(ctx, repo, dir, req)
+	if err != nil {
+		return err
+	}
+	schemas := map[string]*Schema{}
+	schemaErrs := map[string]error{}
+	for _, t := range targets {
+		if t.err != nil {
+			report(nil, &ConfigError{File: t.display, Err: t.err})
+			continue
+		}
+		sch, ok := schemas[t.cfg.Schema]
+		if !ok {
+			if err, bad := schemaErrs[t.cfg.Schema]; bad {
+				report(nil, &ConfigError{File: t.display, Err: err})
+				continue
+			}
+			name := func(abs string) string { return displaySchema(repo, dir, abs) }
+			sch, err = compileSchema(t.cfg.Schema, name, schemaReader(ctx, repo, req.Staged))
+			if err != nil {
+				schemaErrs[t.cfg.Schema] = err
+				report(nil, &ConfigError{File: t.display, Err: err})
+				continue
+			}
+			schemas[t.cfg.Schema] = sch
+		}
+		rep, err := checkOne(ctx, repo, t, sch, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			report(nil, &ConfigError{File: t.display, Err: err})
+			continue
+		}
+		report(rep, nil)
+	}
+	return nil
+}
+
+func displaySchema(repo *Repo, dir, schema string) string {
+	if rel, err := filepath.Rel(dir, schema); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	if repo != nil {
+		if rel, err := filepath.Rel(repo.Top, schema); err == nil && !strings.HasPrefix(rel, "..") {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return schema
+}
+
+func checkOne(ctx context.Context, repo *Repo, t target, sch *Schema, req Request) (*Report, error) {
+	var src io.ReadCloser
+	var err error
+	if req.Staged {
+		src, err = repo.OpenIndex(ctx, t.rel)
+	} else {
+		src, err = os.Open(t.abs)
+	}
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no such file")
+		}
+		return nil, err
+	}
+	src, err = resolveLFS(ctx, repo, src)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return Validate(ctx, src, t.display, sch, t.cfg, req.Options)
+}
+
+// schemaReader reads schema files from disk or, when staged, from the index
+// (falling back to disk for files that are not in the index).
+func schemaReader(ctx context.Context, repo *Repo, staged bool) ReadFunc {
+	return func(path string) ([]byte, error) {
+		if staged && repo != nil {
+			if rel, err := filepath.Rel(repo.Top, path); err == nil && !strings.HasPrefix(rel, "..") {
+				if data, err := repo.ReadIndexFile(ctx, filepath.ToSlash(rel)); err == nil {
+					return data, nil
+				}
+			}
+		}
+		return os.ReadFile(path)
+	}
+}
+
+// findTargets lists the manifests to check with their configuration.
+func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]target, error) {
+	var targets []target
+	discovered := len(req.Files) == 0
+	if discovered {
+		var paths []string
+		var err error
+		if req.Staged {
+			paths, err = repo.StagedFiles(ctx)
+		} else {
+			paths, err = repo.TrackedFiles(ctx)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			abs := filepath.Join(repo.Top, filepath.FromSlash(p))
+			disp := p
+			if rel, err := filepath.Rel(dir, abs); err == nil {
+				disp = filepath.ToSlash(rel)
+			}
+			targets = append(targets, target{display: disp, abs: abs, rel: p})
+		}
+	} else {
+		for _, f := range req.Files {
+			abs := f
+			if !filepath.IsAbs(abs) {
+				abs = filepath.Join(dir, f)
+			}
+			t := target{display: f, abs: filepath.Clean(abs)}
+			if repo != nil {
+				if rel, err := filepath.Rel(repo.Top, t.abs); err == nil && !strings.HasPrefix(rel, "..") {
+					t.rel = filepath.ToSlash(rel)
+				}
+			}
+			if req.Staged && t.rel == "" {
+				t.err = errors.New("is outside the repository, so it has no staged content")
+			}
+			targets = append(targets, t)
+		}
+	}
+
+	var attrs map[string]map[string]string
+	if repo != nil {
+		var rels []string
+		for _, t := range targets {
+			if t.rel != "" {
+				rels = append(rels, t.rel)
+			}
+		}
+		var err error
+		if attrs, err = repo.Attributes(ctx, rels, req.Staged); err != nil {
+			return nil, err
+		}
+	}
+
+	out := targets[:0]
+	for _, t := range targets {
+		if t.err != nil {
+			out = append(out, t)
+			continue
+		}
+		cfg, err := configFromAttrs(attrs[t.rel])
+		mapped := cfg.Schema != ""
+		if mapped && repo != nil {
+			cfg.Schema = filepath.Join(repo.Top, filepath.FromSlash(cfg.Schema))
+		}
+		cfg = merge(cfg, req.Override, dir)
+		switch {
+		case err != nil:
+			t.err = fmt.Errorf("bad .gitattributes: %w", err)
+		case discovered && !mapped:
+			continue // not a manifest
+		case cfg.Schema == "" && req.SkipUnmapped:
+			continue
+		case cfg.Schema == "":
+			t.err = fmt.Errorf("no schema: map it in .gitattributes with `%s manifest-schema=schemas/NAME.json` or pass --schema", gitattrPattern(t))
+		}
+		t.cfg = cfg
+		if t.err == nil {
+			if err := cfg.check(); err != nil {
+				t.err = err
+			}
+		}
+		out = append(out, t)
+	}
+	if discovered {
+		sort.SliceStable(out, func(i, j int) bool { return out[i].rel < out[j].rel })
+	}
+	return out, nil
+}
+
+func gitattrPattern(t target) string {
+	if t.rel != "" {
+		return t.rel
+	}
+	return filepath.Base(t.abs)
+}
+
+// merge applies command-line overrides; the override's schema path is
+// relative to dir.
+func merge(c, o Config, dir string) Config {
+	if o.Schema != "" {
+		c.Schema = o.Schema
+		if !filepath.IsAbs(c.Schema) {
+			c.Schema = filepath.Join(dir, c.Schema)
+		}
+	}
+	if o.Format != FormatAuto {
+		c.Format = o.Format
+	}
+	if o.Records != "" {
+		c.Records = o.Records
+	}
+	if o.ID != "" {
+		c.ID = o.ID
+	}
+	if len(o.Refs) > 0 {
+		c.Refs = o.Refs
+	}
+	if o.MaxBad.Set {
+		c.MaxBad = o.MaxBad
+	}
+	return c
+}

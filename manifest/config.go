@@ -1,0 +1,267 @@
+package manifest
+
+import (
+	"fmt"
+	"math"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// Format is a manifest's file format.
+type Format string
+
+// The formats a manifest can have.
+const (
+	FormatAuto  Format = ""      // decided from the extension, then the content
+	FormatJSONL Format = "jsonl" // JSON Lines: one record per line
+	FormatCSV   Format = "csv"   // CSV with a header row
+	FormatJSON  Format = "json"  // one JSON document holding an array of records
+)
+
+// ParseFormat parses a format name as used in the manifest-format attribute.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(s)); f {
+	case FormatAuto, FormatJSONL, FormatCSV, FormatJSON:
+		return f, nil
+	case "ndjson", "manifest":
+		return FormatJSONL, nil
+	}
+	return "", fmt.Errorf("unknown manifest format %q, want jsonl, csv or json", s)
+}
+
+// formatFromName guesses the format from a file name's extension.
+func formatFromName(name string) Format {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".jsonl", ".ndjson", ".manifest":
+		return FormatJSONL
+	case ".csv":
+		return FormatCSV
+	case ".json":
+		return FormatJSON
+	}
+	return FormatAuto
+}
+
+// Allowance is how many bad records a manifest may hold and still pass.
+type Allowance struct {
+	// Percent, when set, allows that share of the records (0-100).
+	Percent float64
+	// Count allows that many records when Percent is not set.
+	Count int
+	// Set reports whether an allowance was configured at all.
+	Set bool
+}
+
+// ParseAllowance parses "5" (records) or "1.5%" (share of the records).
+func ParseAllowance(s string) (Allowance, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Allowance{}, nil
+	}
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || f < 0 || f > 100 || math.IsNaN(f) {
+			return Allowance{}, fmt.Errorf("bad allowance %q, want a percentage from 0%% to 100%%", s)
+		}
+		return Allowance{Percent: f, Set: true}, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return Allowance{}, fmt.Errorf("bad allowance %q, want a number of records like 10 or a share like 1%%", s)
+	}
+	return Allowance{Count: n, Set: true}, nil
+}
+
+// Allowed returns how many bad records are tolerated among records.
+func (a Allowance) Allowed(records int) int {
+	if !a.Set {
+		return 0
+	}
+	if a.Percent > 0 {
+		return int(math.Floor(a.Percent * float64(records) / 100))
+	}
+	return a.Count
+}
+
+// String renders the allowance as it is written in configuration.
+func (a Allowance) String() string {
+	if !a.Set {
+		return "0"
+	}
+	if a.Percent > 0 {
+		return strconv.FormatFloat(a.Percent, 'f', -1, 64) + "%"
+	}
+	return strconv.Itoa(a.Count)
+}
+
+// Config says how to check one manifest. It is read from the
+// manifest-* git attributes of the file, or given on the command line.
+type Config struct {
+	// Schema is the JSON Schema file every record must satisfy, relative to
+	// the repository root (or the working directory outside a repository).
+	Schema string
+	// Format is the manifest's format; FormatAuto decides by extension and content.
+	Format Format
+	// Records is the JSON pointer of the records array in a JSON document.
+	Records string
+	// ID is the JSON pointer of a field that must be unique across records.
+	ID string
+	// Refs are JSON pointers of fields that must hold a well-formed reference:
+	// s3://bucket/key (optionally ?versionId=...) or a 64-hex Git LFS oid.
+	Refs []string
+	// MaxBad is the share or number of bad records that is tolerated.
+	MaxBad Allowance
+}
+
+// Attribute names read with git check-attr.
+const (
+	AttrSchema  = "manifest-schema"
+	AttrFormat  = "manifest-format"
+	AttrRecords = "manifest-records"
+	AttrID      = "manifest-id"
+	AttrRef     = "manifest-ref"
+	AttrMaxBad  = "manifest-max-bad"
+)
+
+// attrNames lists the attributes in the order they are asked for.
+var attrNames = []string{AttrSchema, AttrFormat, AttrRecords, AttrID, AttrRef, AttrMaxBad}
+
+// configFromAttrs builds a Config from check-attr values ("unspecified",
+// "unset" and "set" are git's words for no value).
+func configFromAttrs(attrs map[string]string) (Config, error) {
+	var c Config
+	val := func(name string) (string, error) {
+		v, ok := attrs[name]
+		switch {
+		case !ok || v == "unspecified" || v == "unset":
+			return "", nil
+		case v == "set":
+			return "", fmt.Errorf("attribute %s needs a value, as in %s=...", name, name)
+		}
+		return v, nil
+	}
+	var err error
+	if c.Schema, err = val(AttrSchema); err != nil {
+		return c, err
+	}
+	f, err := val(AttrFormat)
+	if err != nil {
+		return c, err
+	}
+	if c.Format, err = ParseFormat(f); err != nil {
+		return c, fmt.Errorf("attribute %s: %w", AttrFormat, err)
+	}
+	if c.Records, err = val(AttrRecords); err != nil {
+		return c, err
+	}
+	if c.ID, err = val(AttrID); err != nil {
+		return c, err
+	}
+	refs, err := val(AttrRef)
+	if err != nil {
+		return c, err
+	}
+	if refs != "" {
+		c.Refs = strings.Split(refs, ",")
+	}
+	mb, err := val(AttrMaxBad)
+	if err != nil {
+		return c, err
+	}
+	if c.MaxBad, err = ParseAllowance(mb); err != nil {
+		return c, fmt.Errorf("attribute %s: %w", AttrMaxBad, err)
+	}
+	return c, c.check()
+}
+
+// check validates the pointers in c.
+func (c Config) check() error {
+	if _, err := splitPointer(c.Records); err != nil {
+		return fmt.Errorf("records: %w", err)
+	}
+	if c.ID != "" {
+		if _, err := splitPointer(c.ID); err != nil || c.ID == "" {
+			return fmt.Errorf("id field: %w", err)
+		}
+	}
+	for _, r := range c.Refs {
+		if r == "" {
+			return fmt.Errorf("reference field: empty JSON pointer")
+		}
+		if _, err := splitPointer(r); err != nil {
+			return fmt.Errorf("reference field: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkRef reports what is wrong with a reference, or "" if it is well formed:
+// s3://bucket/key with an optional ?versionId=..., or a Git LFS oid
+// (64 lower-case hex digits).
+func checkRef(s string) string {
+	if len(s) == 64 && isLowerHex(s) {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(s, "s3://")
+	if !ok {
+		if len(s) == 64 && isHex(s) {
+			return "Git LFS oid must be lower-case hex"
+		}
+		return "not a reference: want s3://bucket/key or a 64-hex Git LFS oid"
+	}
+	bucket, key, ok := strings.Cut(rest, "/")
+	if msg := checkBucket(bucket); msg != "" {
+		return msg
+	}
+	if !ok || key == "" {
+		return "S3 URI has no object key: want s3://bucket/key"
+	}
+	key, query, hasQuery := strings.Cut(key, "?")
+	if key == "" {
+		return "S3 URI has no object key: want s3://bucket/key"
+	}
+	if strings.ContainsAny(key, "\x00\n\r") {
+		return "S3 object key holds a control character"
+	}
+	if hasQuery {
+		v, ok := strings.CutPrefix(query, "versionId=")
+		if !ok || v == "" || strings.ContainsAny(v, "&=?") {
+			return "S3 URI query must be exactly ?versionId=VERSION"
+		}
+	}
+	return ""
+}
+
+func checkBucket(b string) string {
+	if len(b) < 3 || len(b) > 63 {
+		return fmt.Sprintf("S3 bucket name %q must be 3 to 63 characters long", shorten(b))
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return fmt.Sprintf("S3 bucket name %q may hold only a-z, 0-9, '-' and '.'", shorten(b))
+		}
+	}
+	if !isAlnum(b[0]) || !isAlnum(b[len(b)-1]) {
+		return fmt.Sprintf("S3 bucket name %q must start and end with a letter or digit", b)
+	}
+	if strings.Contains(b, "..") {
+		return fmt.Sprintf("S3 bucket name %q must not hold \"..\"", b)
+	}
+	return ""
+}
+
+func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(s string) bool { return isLowerHex(strings.ToLower(s)) }

@@ -1,0 +1,262 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/git-lfs/git-lfs/v3/lfs"
+)
+
+// ErrNotRepo means the directory is not inside a Git working tree.
+var ErrNotRepo = errors.New("not inside a Git working tree")
+
+// Repo is the Git working tree that manifests and schemas live in.
+type Repo struct {
+	// Top is the absolute path of the working tree's root.
+	Top string
+	// CommonDir is the absolute path of the Git directory shared by all
+	// worktrees; the LFS store lives under it.
+	CommonDir string
+}
+
+// FindRepo finds the working tree containing dir. It returns ErrNotRepo when
+// there is none.
+func FindRepo(ctx context.Context, dir string) (*Repo, error) {
+	cmd := exec.CommandContext(ctx, "git", "rev-parse", "--show-toplevel", "--git-common-dir")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, ErrNotRepo
+		}
+		return nil, fmt.Errorf("run git: %w", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) != 2 || lines[0] == "" {
+		return nil, ErrNotRepo
+	}
+	common := lines[1]
+	if !filepath.IsAbs(common) {
+		common = filepath.Join(dir, common)
+	}
+	common, err = filepath.Abs(common)
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{Top: filepath.Clean(lines[0]), CommonDir: common}, nil
+}
+
+// git runs a git command at the top of the working tree and returns stdout.
+func (r *Repo) git(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = r.Top
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return nil, fmt.Errorf("git %s: %s", args[0], msg)
+	}
+	return out, nil
+}
+
+func splitNUL(out []byte) []string {
+	var list []string
+	for _, s := range bytes.Split(out, []byte{0}) {
+		if len(s) > 0 {
+			list = append(list, string(s))
+		}
+	}
+	return list
+}
+
+// TrackedFiles lists the files in the index, relative to Top.
+func (r *Repo) TrackedFiles(ctx context.Context) ([]string, error) {
+	out, err := r.git(ctx, nil, "ls-files", "-z", "--full-name")
+	if err != nil {
+		return nil, err
+	}
+	return splitNUL(out), nil
+}
+
+// StagedFiles lists the files added, copied, modified or renamed in the
+// index relative to HEAD, relative to Top.
+func (r *Repo) StagedFiles(ctx context.Context) ([]string, error) {
+	out, err := r.git(ctx, nil, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z")
+	if err != nil {
+		return nil, err
+	}
+	return splitNUL(out), nil
+}
+
+// Attributes reads the manifest-* attributes of paths (relative to Top) in
+// one git check-attr call. With cached, .gitattributes files are read from
+// the index, as they will be committed.
+func (r *Repo) Attributes(ctx context.Context, paths []string, cached bool) (map[string]map[string]string, error) {
+	res := make(map[string]map[string]string, len(paths))
+	if len(paths) == 0 {
+		return res, nil
+	}
+	args := []string{"check-attr", "--stdin", "-z"}
+	if cached {
+		args = append(args, "--cached")
+	}
+	args = append(args, attrNames...)
+	var in bytes.Buffer
+	for _, p := range paths {
+		in.WriteString(p)
+		in.WriteByte(0)
+	}
+	out, err := r.git(ctx, in.Bytes(), args...)
+	if err != nil {
+		return nil, err
+	}
+	f := bytes.Split(out, []byte{0})
+	for i := 0; i+2 < len(f); i += 3 {
+		p, name, val := string(f[i]), string(f[i+1]), string(f[i+2])
+		m := res[p]
+		if m == nil {
+			m = make(map[string]string, len(attrNames))
+			res[p] = m
+		}
+		m[name] = val
+	}
+	return res, nil
+}
+
+// OpenIndex streams the staged content of path (relative to Top).
+func (r *Repo) OpenIndex(ctx context.Context, path string) (io.ReadCloser, error) {
+	if _, err := r.git(ctx, nil, "cat-file", "-e", ":"+path); err != nil {
+		return nil, fmt.Errorf("%s is not in the index: %w", path, os.ErrNotExist)
+	}
+	cmd := exec.CommandContext(ctx, "git", "cat-file", "blob", ":"+path)
+	cmd.Dir = r.Top
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run git: %w", err)
+	}
+	return &cmdReader{ReadCloser: out, cmd: cmd, stderr: &stderr}, nil
+}
+
+type cmdReader struct {
+	io.ReadCloser
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+}
+
+func (c *cmdReader) Close() error {
+	_, _ = io.Copy(io.Discard, c.ReadCloser)
+	if err := c.cmd.Wait(); err != nil {
+		return fmt.Errorf("git cat-file: %s", strings.TrimSpace(c.stderr.String()))
+	}
+	return nil
+}
+
+// ReadIndexFile reads a small file from the index, for schemas.
+func (r *Repo) ReadIndexFile(ctx context.Context, path string) ([]byte, error) {
+	return r.git(ctx, nil, "cat-file", "blob", ":"+path)
+}
+
+// lfsStorage returns the LFS storage directory, honouring lfs.storage
+// (a relative value is taken inside the Git directory, as git-lfs does).
+func (r *Repo) lfsStorage(ctx context.Context) string {
+	out, err := r.git(ctx, nil, "config", "--get", "lfs.storage")
+	if s := strings.TrimSpace(string(out)); err == nil && s != "" {
+		if strings.HasPrefix(s, "~/") {
+			if home, err := os.UserHomeDir(); err == nil {
+				s = filepath.Join(home, s[2:])
+			}
+		}
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(r.CommonDir, s)
+		}
+		return s
+	}
+	return filepath.Join(r.CommonDir, "lfs")
+}
+
+// LFSObjectPath is where the local LFS store keeps the object oid.
+func (r *Repo) LFSObjectPath(ctx context.Context, oid string) string {
+	return filepath.Join(r.lfsStorage(ctx), "objects", oid[0:2], oid[2:4], oid)
+}
+
+// MissingLFSError means a manifest is a Git LFS pointer whose content is not
+// in the local LFS store.
+type MissingLFSError struct {
+	Oid  string
+	Size int64
+	Path string // where the content was looked for
+}
+
+func (e *MissingLFSError) Error() string {
+	return fmt.Sprintf("is a Git LFS pointer (oid %s…, %d bytes) whose content is not in the local LFS store; run `git lfs pull` to fetch it", e.Oid[:12], e.Size)
+}
+
+// pointerCutoff is the size below which git-lfs considers a blob a pointer.
+const pointerCutoff = 1024
+
+// resolveLFS returns src unchanged unless its content is a Git LFS pointer,
+// in which case it opens the object from the local store instead.
+func resolveLFS(ctx context.Context, repo *Repo, src io.ReadCloser) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(src, 4096)
+	head, err := br.Peek(pointerCutoff)
+	if err != nil && err != io.EOF {
+		if err != bufio.ErrBufferFull {
+			return nil, err
+		}
+	}
+	wrapped := struct {
+		io.Reader
+		io.Closer
+	}{br, src}
+	if len(head) >= pointerCutoff || !bytes.HasPrefix(head, []byte("version ")) || repo == nil {
+		return readCloser(wrapped), nil
+	}
+	p, err := lfs.DecodePointer(bytes.NewReader(head))
+	if err != nil || p.Size == 0 {
+		return readCloser(wrapped), nil
+	}
+	_ = src.Close()
+	objPath := repo.LFSObjectPath(ctx, p.Oid)
+	f, err := os.Open(objPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &MissingLFSError{Oid: p.Oid, Size: p.Size, Path: objPath}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.Size() != p.Size {
+		f.Close()
+		return nil, fmt.Errorf("the Git LFS object %s in the local store has %d bytes, the pointer says %d; remove it and run `git lfs pull`", objPath, st.Size(), p.Size)
+	}
+	return f, nil
+}
+
+func readCloser(rc struct {
+	io.Reader
+	io.Closer
+}) io.ReadCloser {
+	return rc
+}

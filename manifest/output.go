@@ -1,0 +1,91 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// WriteText prints the report's problems as FILE:LINE: POINTER: MESSAGE,
+// then one summary line.
+func (r *Report) WriteText(w io.Writer) error {
+	for _, p := range r.Shown {
+		if _, err := fmt.Fprintf(w, "%s:%s\n", r.File, p.String()); err != nil {
+			return err
+		}
+	}
+	if n := r.Omitted(); n > 0 {
+		if _, err := fmt.Fprintf(w, "%s: %s more not shown (see them all with --max-problems %d)\n", r.File, plural(n, "problem"), r.Problems); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "%s: %s\n", r.File, r.Summary())
+	return err
+}
+
+// Summary is the one-line verdict on the file, without its name.
+func (r *Report) Summary() string {
+	s := plural(r.Records, "record")
+	if r.Problems == 0 {
+		return s + ", no problems"
+	}
+	s += fmt.Sprintf(", %s in %s", plural(r.Problems, "problem"), plural(r.BadRecords, "record"))
+	switch {
+	case r.Malformed:
+		s += "; the file is malformed and was not read to its end"
+	case r.MaxBad.Set && r.OK():
+		s += fmt.Sprintf("; within the allowed %s bad records", r.MaxBad)
+	case r.MaxBad.Set:
+		s += fmt.Sprintf("; more bad records than the allowed %s (%d)", r.MaxBad, r.MaxBad.Allowed(r.Records))
+	}
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// FileResult is the JSON form of one file's outcome (see the README for
+// the document shape).
+type FileResult struct {
+	File       string    `json:"file"`
+	Schema     string    `json:"schema,omitempty"`
+	Format     Format    `json:"format,omitempty"`
+	OK         bool      `json:"ok"`
+	Records    int       `json:"records"`
+	BadRecords int       `json:"badRecords"`
+	Problems   int       `json:"problems"`
+	Omitted    int       `json:"omitted"`
+	MaxBad     string    `json:"maxBad,omitempty"`
+	Malformed  bool      `json:"malformed,omitempty"`
+	Shown      []Problem `json:"shown"`
+	// Error is set when the file could not be checked at all.
+	Error string `json:"error,omitempty"`
+}
+
+// Result converts a report, or the error that stopped a file, to its JSON form.
+func Result(r *Report, err error) FileResult {
+	if err != nil {
+		var ce *ConfigError
+		fr := FileResult{Error: err.Error(), Shown: []Problem{}}
+		if errors.As(err, &ce) {
+			fr.File, fr.Error = ce.File, ce.Err.Error()
+		}
+		return fr
+	}
+	fr := FileResult{
+		File: r.File, Schema: r.Schema, Format: r.Format, OK: r.OK(),
+		Records: r.Records, BadRecords: r.BadRecords, Problems: r.Problems,
+		Omitted: r.Omitted(), Malformed: r.Malformed, Shown: r.Shown,
+	}
+	if r.MaxBad.Set {
+		fr.MaxBad = r.MaxBad.String()
+	}
+	if fr.Shown == nil {
+		fr.Shown = []Problem{}
+	}
+	return fr
+}

@@ -1,0 +1,316 @@
+package manifest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// ReadFunc reads a file by its path on disk. The staged mode passes one that
+// reads the index instead of the working tree.
+type ReadFunc func(path string) ([]byte, error)
+
+// Schema is a compiled JSON Schema together with what the validator needs to
+// know about where it came from.
+type Schema struct {
+	// Path is the schema file as it was named.
+	Path string
+	// Digest is the SHA-256 of the schema files read to compile it, in
+	// order, so that a change to any referenced file changes it.
+	Digest string
+
+	sch *jsonschema.Schema
+}
+
+// CompileSchema reads and compiles the JSON Schema at path, following `$ref`s
+// to other local files with read. Schemas without "$schema" are taken as
+// draft 2020-12; formats ("date-time", "uri", ...) are asserted, as
+// check-jsonschema does. Remote references are refused.
+func CompileSchema(path string, read ReadFunc) (*Schema, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	return compileSchema(abs, func(string) string { return path }, read)
+}
+
+// compileSchema compiles the schema at the absolute path abs; name turns an
+// absolute path into the name shown in messages.
+func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Schema, error) {
+	path := name(abs)
+	h := sha256.New()
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	c.UseLoader(loaderFunc(func(u string) (any, error) {
+		pu, err := url.Parse(u)
+		if err != nil {
+			return nil, err
+		}
+		if pu.Scheme != "file" {
+			return nil, fmt.Errorf("remote references are not supported (%s); copy the schema into the repository and refer to it by a relative path", u)
+		}
+		data, err := read(filepath.FromSlash(pu.Path))
+		if err != nil {
+			return nil, err
+		}
+		h.Write(data)
+		doc, err := parseJSON(data)
+		if err != nil {
+			line, col := 0, 0
+			var se *syntaxError
+			if errors.As(err, &se) {
+				line, col = lineCol(data, se.Offset)
+			}
+			return nil, fmt.Errorf("%s:%d:%d: malformed JSON: %v", name(filepath.FromSlash(pu.Path)), line, col, err)
+		}
+		return doc, nil
+	}))
+	sch, err := c.Compile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("schema %s: %s", path, schemaErrorText(err, name))
+	}
+	return &Schema{Path: path, Digest: hex.EncodeToString(h.Sum(nil)), sch: sch}, nil
+}
+
+// schemaErrorText flattens the library's nested errors into one line.
+func schemaErrorText(err error, name func(string) string) string {
+	var le *jsonschema.LoadURLError
+	if errors.As(err, &le) {
+		msg := le.Err.Error()
+		if errors.Is(le.Err, fs.ErrNotExist) {
+			msg = "no such file"
+		}
+		if u, err := url.Parse(le.URL); err == nil && u.Scheme == "file" {
+			return "cannot load " + name(filepath.FromSlash(u.Path)) + ": " + msg
+		}
+		return msg
+	}
+	var ve *jsonschema.SchemaValidationError
+	if errors.As(err, &ve) {
+		return "not a valid schema: " + strings.ReplaceAll(ve.Err.Error(), "\n", "; ")
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+type loaderFunc func(url string) (any, error)
+
+func (f loaderFunc) Load(url string) (any, error) { return f(url) }
+
+var printer = message.NewPrinter(language.English)
+
+// validate checks one record and returns its problems, sorted by pointer.
+func (s *Schema) validate(line int, v any) []Problem {
+	err := s.sch.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return []Problem{{Line: line, Message: err.Error()}}
+	}
+	var out []Problem
+	collectProblems(ve, line, v, &out)
+	return out
+}
+
+// sortProblems orders one record's problems by pointer and message and drops
+// repeats (the same failure can be reached through allOf or $ref twice).
+func sortProblems(out []Problem) []Problem {
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Pointer != out[j].Pointer {
+			return out[i].Pointer < out[j].Pointer
+		}
+		return out[i].Message < out[j].Message
+	})
+	uniq := out[:0]
+	for i, p := range out {
+		if i == 0 || p != out[i-1] {
+			uniq = append(uniq, p)
+		}
+	}
+	return uniq
+}
+
+// collectProblems turns the leaves of a validation error tree into problems.
+func collectProblems(e *jsonschema.ValidationError, line int, record any, out *[]Problem) {
+	switch e.ErrorKind.(type) {
+	case *kind.AnyOf, *kind.OneOf:
+		*out = append(*out, newProblem(e, line, record, alternatives(e)))
+		return
+	}
+	if len(e.Causes) > 0 {
+		for _, c := range e.Causes {
+			collectProblems(c, line, record, out)
+		}
+		return
+	}
+	*out = append(*out, newProblem(e, line, record, ""))
+}
+
+// alternatives summarises why each branch of an anyOf/oneOf failed.
+func alternatives(e *jsonschema.ValidationError) string {
+	var parts []string
+	for _, c := range e.Causes {
+		var leaves []Problem
+		collectProblems(c, 0, nil, &leaves)
+		if len(leaves) > 0 {
+			l := leaves[0]
+			parts = append(parts, l.Pointer+": "+l.Message)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func newProblem(e *jsonschema.ValidationError, line int, record any, suffix string) Problem {
+	ptr := pointerFor(e.InstanceLocation...)
+	p := Problem{Line: line, Pointer: ptr}
+	var value any
+	var found bool
+	if record != nil {
+		value, found = lookup(record, e.InstanceLocation)
+	}
+	switch k := e.ErrorKind.(type) {
+	case *kind.Pattern:
+		p.Message = fmt.Sprintf("does not match pattern %q", k.Want)
+	case *kind.Format:
+		p.Message = fmt.Sprintf("is not a valid %s", k.Want)
+		if k.Err != nil {
+			p.Message += ": " + k.Err.Error()
+		}
+	case *kind.FalseSchema:
+		p.Message = "not allowed here"
+	default:
+		p.Message = e.ErrorKind.LocalizedString(printer)
+	}
+	p.Message += suffix
+	if found {
+		switch e.ErrorKind.(type) {
+		case *kind.Required, *kind.AdditionalProperties, *kind.DependentRequired, *kind.Dependency:
+		default:
+			p.Value = shortValue(value)
+		}
+	}
+	return p
+}
+
+// fieldKind is how a CSV cell is converted before validation.
+type fieldKind int
+
+const (
+	fieldString fieldKind = iota
+	fieldInteger
+	fieldNumber
+	fieldBoolean
+)
+
+// columnKinds decides, for each CSV column, how its cells are typed: a column
+// whose property schema allows "integer", "number" or "boolean" but not
+// "string" is converted; everything else stays a string.
+func (s *Schema) columnKinds(header []string) []fieldKind {
+	kinds := make([]fieldKind, len(header))
+	root := deref(s.sch)
+	for i, h := range header {
+		types := propertyTypes(root, h)
+		switch {
+		case types["string"] || len(types) == 0:
+			kinds[i] = fieldString
+		case types["integer"] && !types["number"]:
+			kinds[i] = fieldInteger
+		case types["number"]:
+			kinds[i] = fieldNumber
+		case types["boolean"]:
+			kinds[i] = fieldBoolean
+		}
+	}
+	return kinds
+}
+
+// deref follows $ref chains.
+func deref(s *jsonschema.Schema) *jsonschema.Schema {
+	for n := 0; s != nil && s.Ref != nil && n < 32; n++ {
+		s = s.Ref
+	}
+	return s
+}
+
+// propertyTypes collects the types a property's schema declares, looking
+// through $ref and allOf.
+func propertyTypes(root *jsonschema.Schema, name string) map[string]bool {
+	types := map[string]bool{}
+	var visit func(s *jsonschema.Schema, depth int)
+	visit = func(s *jsonschema.Schema, depth int) {
+		s = deref(s)
+		if s == nil || depth > 8 {
+			return
+		}
+		if p, ok := s.Properties[name]; ok {
+			p = deref(p)
+			if p != nil && p.Types != nil {
+				for _, t := range p.Types.ToStrings() {
+					types[t] = true
+				}
+			}
+			if p != nil && p.Types == nil && p.Enum != nil {
+				for _, v := range p.Enum.Values {
+					types[jsonTypeName(v)] = true
+				}
+			}
+		}
+		for _, sub := range s.AllOf {
+			visit(sub, depth+1)
+		}
+	}
+	visit(root, 0)
+	return types
+}
+
+func jsonTypeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	default:
+		return "number"
+	}
+}
+
+// typeCell converts one CSV cell; it returns the cell unchanged when it does
+// not parse, so the validator reports the type mismatch with the value.
+func typeCell(k fieldKind, cell string) any {
+	switch k {
+	case fieldInteger, fieldNumber:
+		c := strings.TrimSpace(cell)
+		if c != "" && (c[0] == '-' || (c[0] >= '0' && c[0] <= '9')) {
+			p := parser{data: []byte(c)}
+			if v, err := p.number(); err == nil && p.pos == len(c) {
+				return v
+			}
+		}
+	case fieldBoolean:
+		switch strings.ToLower(strings.TrimSpace(cell)) {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+	}
+	return cell
+}
