@@ -226,7 +226,7 @@ type docReader struct {
 	single  bool // the document is one object and is itself the only record
 	// elements counts the array elements read so far.
 	elements int
-	scratch []byte
+	scratch  []byte
 }
 
 func newDocReader(r *bufio.Reader, records string) (*docReader, error) {
