@@ -1,0 +1,416 @@
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/datalfs/datalfs/integration/internal/s3test"
+)
+
+// Environment variables that point the tests at their tools. Unset, the
+// tools are looked up on PATH.
+const (
+	envGitLFS    = "DATALFS_TEST_GIT_LFS"     // git-lfs of the version go.mod pins
+	envGitLFSOld = "DATALFS_TEST_GIT_LFS_OLD" // an older git-lfs (Debian's 3.3.0) for TestScriptsOldClient
+	envGateway   = "DATALFS_TEST_VERSITYGW"   // versitygw
+	envRace      = "DATALFS_TEST_RACE"        // "1" builds the agent with -race
+)
+
+const (
+	scriptDir = "testdata/script"
+	region    = "us-east-1"
+	// oldClientTag marks a script that TestScriptsOldClient also runs: a
+	// comment line "# tags: oldclient" in the script's leading comment.
+	oldClientTag = "oldclient"
+)
+
+// harness is what every script shares: the built agent, one gateway and the
+// git-lfs clients to test with. It is made once, by the first test that
+// needs it, and torn down by TestMain.
+type harness struct {
+	tmp       string
+	datalfs   string // the agent built from this tree
+	gw        *gateway
+	s3        *s3.Client
+	accessKey string
+	secretKey string
+	current   *lfsClient
+	old       *lfsClient // nil when no old client is configured
+	// unavailable says why scripts cannot run on this machine (a tool is
+	// missing or has the wrong version): they skip, or fail when CI=true.
+	unavailable    string
+	oldUnavailable string
+	buckets        atomic.Int64
+}
+
+// lfsClient is one git-lfs binary and the PATH directory that puts it, and
+// the agent, first.
+type lfsClient struct {
+	path    string
+	version string
+	binDir  string
+	old     bool
+}
+
+var (
+	harnessOnce sync.Once
+	shared      *harness
+	sharedErr   error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.close(code != 0)
+	}
+	os.Exit(code)
+}
+
+// TestScripts runs every script in testdata/script with the pinned git-lfs.
+func TestScripts(t *testing.T) {
+	h := requireHarness(t)
+	testscript.Run(t, h.params(h.current, scriptDir, nil))
+}
+
+// TestScriptsOldClient runs the scripts tagged "oldclient" with an older
+// git-lfs, the one named by DATALFS_TEST_GIT_LFS_OLD.
+func TestScriptsOldClient(t *testing.T) {
+	h := requireHarness(t)
+	if h.old == nil {
+		skipOrFail(t, h.oldUnavailable)
+	}
+	files, err := taggedScripts(scriptDir, oldClientTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no script in %s is tagged %q", scriptDir, oldClientTag)
+	}
+	testscript.Run(t, h.params(h.old, "", files))
+}
+
+// requireHarness returns the shared harness, skipping the test when a tool
+// is missing (failing instead when CI=true).
+func requireHarness(t *testing.T) *harness {
+	t.Helper()
+	harnessOnce.Do(func() { shared, sharedErr = newHarness() })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	if shared.unavailable != "" {
+		skipOrFail(t, shared.unavailable)
+	}
+	return shared
+}
+
+// skipOrFail skips the test with reason, or fails it when CI=true: in CI a
+// suite that did nothing must not look green.
+func skipOrFail(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true and %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// newHarness finds the tools, builds the agent and starts the gateway. A
+// missing tool is reported in unavailable; anything else that goes wrong is
+// an error.
+func newHarness() (*harness, error) {
+	tmp, err := os.MkdirTemp("", "datalfs-integration-")
+	if err != nil {
+		return nil, fmt.Errorf("create temp dir: %w", err)
+	}
+	h := &harness{tmp: tmp}
+	gitLFS, why := findTool(envGitLFS, "git-lfs")
+	if why == "" {
+		_, why = findTool("", "git")
+	}
+	gwBin, why2 := findTool(envGateway, "versitygw")
+	if why == "" {
+		why = why2
+	}
+	if why != "" {
+		h.unavailable = why
+		return h, nil
+	}
+	want, err := pinnedGitLFSVersion()
+	if err != nil {
+		return h, err
+	}
+	if h.current, err = h.newClient("current", gitLFS, false); err != nil {
+		return h, err
+	}
+	if h.current.version != want {
+		h.unavailable = fmt.Sprintf("%s is git-lfs %s, want %s as pinned in go.mod; set %s or run scripts/test.sh",
+			gitLFS, h.current.version, want, envGitLFS)
+		return h, nil
+	}
+	if err := h.setupOldClient(want); err != nil {
+		return h, err
+	}
+
+	h.datalfs = filepath.Join(tmp, "bin", "datalfs")
+	if err := buildAgent(h.datalfs); err != nil {
+		return h, err
+	}
+	for _, c := range []*lfsClient{h.current, h.old} {
+		if c != nil {
+			if err := os.Symlink(h.datalfs, filepath.Join(c.binDir, "datalfs")); err != nil {
+				return h, fmt.Errorf("link agent: %w", err)
+			}
+		}
+	}
+
+	h.accessKey, h.secretKey = rand.Text(), rand.Text()
+	if h.gw, err = startGateway(gwBin, filepath.Join(tmp, "gateway"), h.accessKey, h.secretKey); err != nil {
+		return h, err
+	}
+	h.s3 = s3test.NewClient(h.gw.endpoint, h.accessKey, h.secretKey, region)
+	return h, nil
+}
+
+// setupOldClient configures the old git-lfs from DATALFS_TEST_GIT_LFS_OLD,
+// or records why there is none.
+func (h *harness) setupOldClient(pinned string) error {
+	path := os.Getenv(envGitLFSOld)
+	if path == "" {
+		h.oldUnavailable = envGitLFSOld + " is not set (scripts/test.sh sets it to Debian's git-lfs)"
+		return nil
+	}
+	c, err := h.newClient("old", path, true)
+	if err != nil {
+		return err
+	}
+	if !versionLess(c.version, pinned) {
+		return fmt.Errorf("%s=%s is git-lfs %s, which is not older than the pinned %s", envGitLFSOld, path, c.version, pinned)
+	}
+	h.old = c
+	return nil
+}
+
+// close stops the gateway and removes the temp dir. After a failure the
+// gateway's log is printed, since it may say why a request failed.
+func (h *harness) close(failed bool) {
+	if h.gw != nil {
+		h.gw.stop()
+		if failed {
+			fmt.Fprintf(os.Stderr, "--- versitygw log (tail) ---\n%s\n", h.gw.logTail())
+		}
+	}
+	os.RemoveAll(h.tmp)
+}
+
+// findTool returns the path of a tool from the environment variable env, or
+// from PATH, or a reason why it is missing.
+func findTool(env, name string) (path, missing string) {
+	if env != "" {
+		if p := os.Getenv(env); p != "" {
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Sprintf("%s=%s: %v", env, p, err)
+			}
+			return p, ""
+		}
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if env == "" {
+			return "", fmt.Sprintf("%s is not on PATH", name)
+		}
+		return "", fmt.Sprintf("%s is not on PATH and %s is not set (scripts/test.sh installs it)", name, env)
+	}
+	return p, ""
+}
+
+// newClient checks the version of the git-lfs at path and makes a PATH
+// directory that holds it.
+func (h *harness) newClient(name, path string, old bool) (*lfsClient, error) {
+	out, err := exec.Command(path, "version").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s version: %w: %s", path, err, out)
+	}
+	m := regexp.MustCompile(`^git-lfs/(\d+\.\d+\.\d+)`).FindSubmatch(out)
+	if m == nil {
+		return nil, fmt.Errorf("%s version printed %q, not git-lfs/X.Y.Z", path, out)
+	}
+	c := &lfsClient{path: path, version: string(m[1]), binDir: filepath.Join(h.tmp, "path-"+name), old: old}
+	if err := os.MkdirAll(c.binDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create PATH directory: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Symlink(abs, filepath.Join(c.binDir, "git-lfs")); err != nil {
+		return nil, fmt.Errorf("link git-lfs: %w", err)
+	}
+	return c, nil
+}
+
+// pinnedGitLFSVersion returns the git-lfs version that go.mod requires,
+// without the leading "v".
+func pinnedGitLFSVersion() (string, error) {
+	b, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("read go.mod: %w", err)
+	}
+	m := regexp.MustCompile(`(?m)^\s*github\.com/git-lfs/git-lfs/v3 v(\d+\.\d+\.\d+)\b`).FindSubmatch(b)
+	if m == nil {
+		return "", fmt.Errorf("go.mod does not require github.com/git-lfs/git-lfs/v3")
+	}
+	return string(m[1]), nil
+}
+
+// versionLess reports whether dotted version a is lower than b.
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, _ := strconv.Atoi(as[i])
+		y, _ := strconv.Atoi(bs[i])
+		if x != y {
+			return x < y
+		}
+	}
+	return len(as) < len(bs)
+}
+
+// buildAgent builds cmd/datalfs into out, with the race detector when
+// DATALFS_TEST_RACE=1.
+func buildAgent(out string) error {
+	args := []string{"build", "-o", out}
+	if os.Getenv(envRace) == "1" {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/datalfs/datalfs/cmd/datalfs")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if b, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, b)
+	}
+	return nil
+}
+
+// taggedScripts returns the scripts in dir whose leading comment has a line
+// "# tags: ..." naming tag.
+func taggedScripts(dir, tag string) ([]string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.txtar"))
+	if err != nil {
+		return nil, err
+	}
+	re := regexp.MustCompile(`(?m)^#\s*tags:.*\b` + regexp.QuoteMeta(tag) + `\b`)
+	var files []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if i := strings.Index(string(b), "\n-- "); i >= 0 {
+			b = b[:i] // only the comment and commands, not the archive's files
+		}
+		if re.Match(b) {
+			files = append(files, p)
+		}
+	}
+	return files, nil
+}
+
+// params returns the testscript parameters for running scripts (dir, or
+// files when dir is empty) with client c.
+func (h *harness) params(c *lfsClient, dir string, files []string) testscript.Params {
+	return testscript.Params{
+		Dir:                 dir,
+		Files:               files,
+		Setup:               h.setup(c),
+		Cmds:                h.commands(),
+		RequireExplicitExec: true,
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "oldclient":
+				return c.old, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+	}
+}
+
+// setup seals each script's environment: its own HOME with a global git
+// config and git-lfs's filters, PATH with the agent and the chosen git-lfs
+// first, the gateway's keys in the standard AWS variables and a fresh
+// bucket. Scripts see ENDPOINT, BUCKET and LFSURL ($ENDPOINT/$BUCKET/repo).
+func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
+	return func(e *testscript.Env) error {
+		home := filepath.Join(e.WorkDir, "home")
+		if err := os.Mkdir(home, 0o755); err != nil {
+			return err
+		}
+		bucket := h.bucketName(strings.TrimPrefix(filepath.Base(e.WorkDir), "script-"))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s3test.CreateBucket(ctx, h.s3, bucket, false); err != nil {
+			return err
+		}
+		for _, kv := range [][2]string{
+			{"HOME", home},
+			{"PATH", c.binDir + string(os.PathListSeparator) + os.Getenv("PATH")},
+			{"GIT_CONFIG_NOSYSTEM", "1"},
+			{"GIT_TERMINAL_PROMPT", "0"},
+			{"LC_ALL", "C"},
+			{"AWS_ACCESS_KEY_ID", h.accessKey},
+			{"AWS_SECRET_ACCESS_KEY", h.secretKey},
+			{"AWS_REGION", region},
+			{"AWS_EC2_METADATA_DISABLED", "true"},
+			{"ENDPOINT", h.gw.endpoint},
+			{"BUCKET", bucket},
+			{"LFSURL", h.gw.endpoint + "/" + bucket + "/repo"},
+			{"GIT_LFS_VERSION", c.version},
+		} {
+			e.Setenv(kv[0], kv[1])
+		}
+		for _, args := range [][]string{
+			{"config", "--global", "user.name", "datalfs test"},
+			{"config", "--global", "user.email", "test@datalfs.invalid"},
+			{"config", "--global", "init.defaultBranch", "main"},
+			{"config", "--global", "advice.detachedHead", "false"},
+			{"lfs", "install"},
+		} {
+			cmd := exec.CommandContext(ctx, "git", args...)
+			cmd.Env, cmd.Dir = e.Vars, home
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("git %s: %w\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		return nil
+	}
+}
+
+// bucketName returns a new valid bucket name that includes the script's
+// name, for reading the gateway's log.
+func (h *harness) bucketName(script string) string {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return '-'
+	}, script)
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return fmt.Sprintf("t%d-%s", h.buckets.Add(1), strings.Trim(name, "-"))
+}
