@@ -215,23 +215,103 @@ func withPayloadHash(hexSum string) func(*s3.Options) {
 	})
 }
 
-// Download writes oid to w. A response body cut mid-stream is resumed with a
-// ranged GET from the first missing byte, pinned to the same ETag.
-func (s *Store) Download(ctx context.Context, oid string, size int64, w io.Writer, progress func(int64)) error {
+// Download writes bytes [from, size) of oid into w. Objects above the
+// multipart threshold are fetched as concurrent ranged GETs of PartSize
+// each; every range is pinned to the ETag of the first response, so a
+// concurrent overwrite cannot mix two objects' bytes.
+func (s *Store) Download(ctx context.Context, oid string, size, from int64, w io.WriterAt, progress func(int64)) error {
 	if err := s.checkCredentials(ctx); err != nil {
 		return err
 	}
+	if from >= size && size > 0 {
+		return nil
+	}
+	chunk := max(s.opts.PartSize, MinPartSize)
+	if size-from <= s.opts.MultipartThreshold || s.opts.Concurrency < 2 {
+		return s.getRange(ctx, oid, from, size, nil, w, progress)
+	}
+	first := min(from+chunk, size)
+	etag, err := s.headETag(ctx, oid)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var (
-		off  int64
-		etag *string
+		mu       sync.Mutex
+		next     = first
+		firstErr error
+		wg       sync.WaitGroup
 	)
-	for attempt := 1; ; attempt++ {
-		in := &s3.GetObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.Key(oid))}
-		if off > 0 {
-			in.Range = aws.String(fmt.Sprintf("bytes=%d-", off))
-			in.IfMatch = etag
+	claim := func() (int64, int64, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if next >= size || firstErr != nil {
+			return 0, 0, false
 		}
-		n, err := s.getOnce(ctx, in, w, progress, &etag)
+		a := next
+		next = min(next+chunk, size)
+		return a, next, true
+	}
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+		mu.Unlock()
+	}
+	work := func(a, b int64) {
+		for {
+			if err := s.getRange(ctx, oid, a, b, etag, w, progress); err != nil {
+				fail(err)
+				return
+			}
+			var ok bool
+			if a, b, ok = claim(); !ok {
+				return
+			}
+		}
+	}
+	run := func(a, b int64) {
+		defer wg.Done()
+		work(a, b)
+	}
+	wg.Add(1)
+	go run(from, first)
+	for range s.opts.Concurrency - 1 {
+		if a, b, ok := claim(); ok {
+			wg.Add(1)
+			go run(a, b)
+		}
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// headETag returns the current ETag of oid.
+func (s *Store) headETag(ctx context.Context, oid string) (*string, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.Key(oid))})
+	if err != nil {
+		return nil, s.explain(err, "download", oid)
+	}
+	return out.ETag, nil
+}
+
+// getRange copies bytes [a, b) of oid into w at their offsets. A response
+// body cut mid-stream is resumed from the first missing byte, pinned to the
+// ETag of the first response (or of etag when given).
+func (s *Store) getRange(ctx context.Context, oid string, a, b int64, etag *string, w io.WriterAt, progress func(int64)) error {
+	off := a
+	for attempt := 1; ; attempt++ {
+		in := &s3.GetObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.Key(oid)), IfMatch: etag}
+		if off > 0 || b > 0 {
+			in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, max(b-1, off)))
+		}
+		if b == 0 { // an empty object has no byte range
+			in.Range = nil
+		}
+		n, err := s.getOnce(ctx, in, &offsetWriter{w: w, off: off, end: b}, progress, &etag)
 		off += n
 		if err == nil {
 			return nil
@@ -241,8 +321,8 @@ func (s *Store) Download(ctx context.Context, oid string, size int64, w io.Write
 			return s.explain(err, "download", oid)
 		}
 		if attempt >= s.opts.MaxAttempts {
-			return fmt.Errorf("download %s: the connection broke %d times, last after %d of %d bytes (%v); check the network and run the command again",
-				s.Locate(oid), attempt, off, size, err)
+			return fmt.Errorf("download %s: the connection broke %d times, last at byte %d of %d (%v); check the network and run the command again",
+				s.Locate(oid), attempt, off, b, err)
 		}
 		if err := sleep(ctx, backoff(attempt, s.opts.MaxBackoff)); err != nil {
 			return s.explain(err, "download", oid)
@@ -251,7 +331,8 @@ func (s *Store) Download(ctx context.Context, oid string, size int64, w io.Write
 }
 
 // getOnce runs one GET and copies its body to w, returning the bytes
-// written. A failed request (as opposed to a failed body) is returned as is.
+// written. A failed request (as opposed to a failed body) is returned as a
+// *requestError: the SDK has retried it already.
 func (s *Store) getOnce(ctx context.Context, in *s3.GetObjectInput, w io.Writer, progress func(int64), etag **string) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -264,6 +345,22 @@ func (s *Store) getOnce(ctx context.Context, in *s3.GetObjectInput, w io.Writer,
 		*etag = out.ETag
 	}
 	return copyIdle(ctx, cancel, w, out.Body, progress, s.opts.IdleTimeout)
+}
+
+// offsetWriter writes a stream into w from off on, refusing bytes past end
+// (a server sending more than asked must not overwrite the next range).
+type offsetWriter struct {
+	w        io.WriterAt
+	off, end int64
+}
+
+func (o *offsetWriter) Write(p []byte) (int, error) {
+	if o.end > 0 && o.off+int64(len(p)) > o.end {
+		return 0, fmt.Errorf("the server sent more bytes than the range asked for")
+	}
+	n, err := o.w.WriteAt(p, o.off)
+	o.off += int64(n)
+	return n, err
 }
 
 // requestError marks an error from the request itself, which the SDK has

@@ -3,7 +3,6 @@ package transfer
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -29,10 +28,11 @@ type Store interface {
 	// twice.
 	Upload(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error
 
-	// Download writes the content of oid to w, in order, exactly once, and
-	// calls progress with the count of bytes written. It returns an error
-	// wrapping fs.ErrNotExist when the object does not exist.
-	Download(ctx context.Context, oid string, size int64, w io.Writer, progress func(int64)) error
+	// Download writes bytes [from, size) of oid into w at their offsets,
+	// each byte exactly once (possibly several ranges at once, each range in
+	// order), and calls progress with the count of bytes written. It returns
+	// an error wrapping fs.ErrNotExist when the object does not exist.
+	Download(ctx context.Context, oid string, size, from int64, w io.WriterAt, progress func(int64)) error
 
 	// Locate names where oid lives, for messages (for example s3://bucket/key).
 	Locate(oid string) string
@@ -162,7 +162,7 @@ func (a *Agent) transfer(ctx context.Context, s *session, enc *encoder, req *Req
 		var t *Target
 		t, err = a.target(ctx, s)
 		if err == nil {
-			p := newProgress(enc, req.Oid, a.ProgressInterval)
+			p := newProgress(enc, req.Oid, req.Size, a.ProgressInterval)
 			if req.Event == "upload" {
 				err = a.upload(ctx, t, req, p)
 			} else {
@@ -243,42 +243,47 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 	return t.Store.Upload(ctx, req.Oid, req.Size, f, p.add)
 }
 
-func (a *Agent) download(ctx context.Context, t *Target, req *Request, p *progressReporter) (path string, err error) {
-	f, err := createTemp(t.TempDir, req.Oid)
+// download fetches one object into a temp file in the LFS temp dir and
+// returns its path once its size and SHA-256 match the request. A partial
+// file left by an interrupted agent is resumed; if the result does not
+// verify, the object is fetched once more from scratch.
+func (a *Agent) download(ctx context.Context, t *Target, req *Request, p *progressReporter) (string, error) {
+	path, resumed, err := a.downloadOnce(ctx, t, req, p, true)
+	if resumed > 0 && errors.Is(err, ErrDigestMismatch) {
+		a.logf("resumed download of %s did not verify: fetching it again from the start", req.Oid)
+		path, _, err = a.downloadOnce(ctx, t, req, p, false)
+	}
+	return path, err
+}
+
+func (a *Agent) downloadOnce(ctx context.Context, t *Target, req *Request, p *progressReporter, resume bool) (path string, resumed int64, err error) {
+	tf, err := openTemp(t.TempDir, req.Oid, req.Size, resume)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("write temp file for %s: %w", req.Oid, cerr)
-		}
-		if err != nil {
-			os.Remove(f.Name())
+		// An interrupted agent (signal, git-lfs giving up) leaves its file
+		// for the next run to resume; any other failure leaves nothing.
+		if cerr := tf.close(err == nil, err != nil && ctx.Err() != nil); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	h := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(f, h)}
-	if err := t.Store.Download(ctx, req.Oid, req.Size, cw, p.add); err != nil {
-		return "", err
+	v, err := newVerifier(tf)
+	if err != nil {
+		return "", 0, err
 	}
-	got := hex.EncodeToString(h.Sum(nil))
-	if cw.n != req.Size || got != req.Oid {
-		return "", fmt.Errorf("object %s at %s is corrupt: got %d bytes with sha256 %s, want %d bytes; "+
+	p.add(tf.resumeFrom)
+	if err := t.Store.Download(ctx, req.Oid, req.Size, tf.resumeFrom, v, p.add); err != nil {
+		return "", tf.resumeFrom, err
+	}
+	size, sum := v.result()
+	if size != req.Size || sum != req.Oid {
+		return "", tf.resumeFrom, fmt.Errorf("object %s at %s is corrupt: got %d bytes with sha256 %s, want %d bytes; "+
 			"restore it by pushing from a clone that has a good copy: %w",
-			req.Oid, t.Store.Locate(req.Oid), cw.n, got, req.Size, ErrDigestMismatch)
+			req.Oid, t.Store.Locate(req.Oid), size, sum, req.Size, ErrDigestMismatch)
 	}
-	return filepath.Abs(f.Name())
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	path, err = filepath.Abs(tf.f.Name())
+	return path, tf.resumeFrom, err
 }
 
 // progressReporter turns byte counts into progress messages, at most one per
@@ -287,6 +292,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 type progressReporter struct {
 	enc      *encoder
 	oid      string
+	total    int64
 	interval time.Duration
 
 	mu       sync.Mutex
@@ -295,8 +301,8 @@ type progressReporter struct {
 	last     time.Time
 }
 
-func newProgress(enc *encoder, oid string, interval time.Duration) *progressReporter {
-	return &progressReporter{enc: enc, oid: oid, interval: interval}
+func newProgress(enc *encoder, oid string, total int64, interval time.Duration) *progressReporter {
+	return &progressReporter{enc: enc, oid: oid, total: total, interval: interval}
 }
 
 // add records n more bytes moved. It is safe for concurrent use.
@@ -306,7 +312,11 @@ func (p *progressReporter) add(n int64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.soFar += n
+	// Never report more than the object's size, whatever was sent again.
+	p.soFar = min(p.soFar+n, p.total)
+	if p.soFar == p.reported {
+		return
+	}
 	if p.reported == 0 || time.Since(p.last) >= p.interval {
 		p.sendLocked()
 	}

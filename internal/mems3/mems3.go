@@ -34,6 +34,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	requests map[string]int
+	ranges   []string
 }
 
 // Start runs a server on loopback until the test ends, with the given
@@ -48,6 +49,9 @@ func Start(t testing.TB, buckets ...string) *Server {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests[r.Method]++
+		if r.Method == http.MethodGet && r.Header.Get("Range") != "" {
+			s.ranges = append(s.ranges, r.Header.Get("Range"))
+		}
 		s.mu.Unlock()
 		h.ServeHTTP(w, r)
 	}))
@@ -79,6 +83,13 @@ func (s *Server) Requests(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[strings.ToUpper(method)]
+}
+
+// Ranges returns the Range headers of the GET requests served so far.
+func (s *Server) Ranges() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.ranges...)
 }
 
 // Put stores body under key, bypassing the code under test.

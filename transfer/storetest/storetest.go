@@ -53,13 +53,13 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("DownloadMissing", func(t *testing.T) {
 		s := cfg.New(t)
 		_, oid := Object(10, 2)
-		var buf bytes.Buffer
-		err := s.Download(ctx, oid, 10, &buf, func(int64) {})
+		buf := newBuffer(10)
+		err := s.Download(ctx, oid, 10, 0, buf, func(int64) {})
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Fatalf("Download(missing) error = %v, want fs.ErrNotExist", err)
 		}
-		if buf.Len() != 0 {
-			t.Errorf("Download(missing) wrote %d bytes", buf.Len())
+		if buf.written != 0 {
+			t.Errorf("Download(missing) wrote %d bytes", buf.written)
 		}
 	})
 
@@ -82,17 +82,22 @@ func Run(t *testing.T, cfg Config) {
 			if err != nil || got != size {
 				t.Fatalf("Stat = %d, %v; want %d, nil", got, err, size)
 			}
-			var buf bytes.Buffer
-			var down int64
-			if err := s.Download(ctx, oid, size, &buf, func(n int64) { down += n }); err != nil {
+			buf := newBuffer(size)
+			var down atomic.Int64
+			if err := s.Download(ctx, oid, size, 0, buf, func(n int64) { down.Add(n) }); err != nil {
 				t.Fatalf("Download: %v", err)
 			}
-			if !bytes.Equal(buf.Bytes(), data) {
-				t.Fatalf("Download returned %d bytes that differ from the %d uploaded", buf.Len(), len(data))
+			buf.check(t, data, 0)
+			if down.Load() != size {
+				t.Errorf("download progress added up to %d, want %d", down.Load(), size)
 			}
-			if down != size {
-				t.Errorf("download progress added up to %d, want %d", down, size)
+			// Resuming from the middle fetches exactly the rest.
+			from := size / 3
+			rest := newBuffer(size)
+			if err := s.Download(ctx, oid, size, from, rest, func(int64) {}); err != nil {
+				t.Fatalf("Download from %d: %v", from, err)
 			}
+			rest.check(t, data, from)
 			// Uploading again is harmless.
 			if err := s.Upload(ctx, oid, size, bytes.NewReader(data), func(int64) {}); err != nil {
 				t.Fatalf("second Upload: %v", err)
@@ -133,12 +138,12 @@ func Run(t *testing.T, cfg Config) {
 					errs <- err
 					return
 				}
-				var buf bytes.Buffer
-				if err := s.Download(ctx, oid, int64(len(data)), &buf, func(int64) {}); err != nil {
+				buf := newBuffer(int64(len(data)))
+				if err := s.Download(ctx, oid, int64(len(data)), 0, buf, func(int64) {}); err != nil {
 					errs <- err
 					return
 				}
-				if !bytes.Equal(buf.Bytes(), data) {
+				if !bytes.Equal(buf.data, data) {
 					errs <- errors.New("concurrent round trip returned different bytes")
 				}
 			}()
@@ -157,6 +162,50 @@ func Run(t *testing.T, cfg Config) {
 			t.Errorf("Locate(%s) = %q, want it to name the oid", oid, loc)
 		}
 	})
+}
+
+// buffer is an io.WriterAt over memory that records how often each byte
+// was written.
+type buffer struct {
+	mu      sync.Mutex
+	data    []byte
+	times   []uint8
+	written int64
+}
+
+func newBuffer(size int64) *buffer {
+	return &buffer{data: make([]byte, size), times: make([]uint8, size)}
+}
+
+func (b *buffer) WriteAt(p []byte, off int64) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if off < 0 || off+int64(len(p)) > int64(len(b.data)) {
+		return 0, errors.New("write past the object's size")
+	}
+	copy(b.data[off:], p)
+	for i := range p {
+		b.times[off+int64(i)]++
+	}
+	b.written += int64(len(p))
+	return len(p), nil
+}
+
+// check asserts that bytes [from, len) equal want's and were written once,
+// and that no byte before from was written.
+func (b *buffer) check(t *testing.T, want []byte, from int64) {
+	t.Helper()
+	for i, n := range b.times {
+		switch {
+		case int64(i) < from && n != 0:
+			t.Fatalf("byte %d, before the resume point %d, was written", i, from)
+		case int64(i) >= from && n != 1:
+			t.Fatalf("byte %d was written %d times, want once", i, n)
+		}
+	}
+	if !bytes.Equal(b.data[from:], want[from:]) {
+		t.Fatalf("downloaded bytes [%d, %d) differ from the uploaded ones", from, len(want))
+	}
 }
 
 func sizeName(n int64) string {

@@ -1,0 +1,68 @@
+package transfer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestVerifierOutOfOrder writes chunks in a random order, as parallel ranged
+// downloads do, and checks the hash of the whole and the file's content.
+func TestVerifierOutOfOrder(t *testing.T) {
+	data := make([]byte, 3<<20+123)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	want := sha256.Sum256(data)
+	for _, chunk := range []int{1 << 10, 64 << 10, 1 << 20} {
+		tf, err := openTemp(t.TempDir(), hex.EncodeToString(want[:]), int64(len(data)), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := newVerifier(tf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var offs []int
+		for off := 0; off < len(data); off += chunk {
+			offs = append(offs, off)
+		}
+		r.Shuffle(len(offs), func(i, j int) { offs[i], offs[j] = offs[j], offs[i] })
+		for _, off := range offs {
+			end := min(off+chunk, len(data))
+			if _, err := v.WriteAt(data[off:end], int64(off)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, sum := v.result()
+		if n != int64(len(data)) || sum != hex.EncodeToString(want[:]) {
+			t.Errorf("chunk %d: result = %d, %s; want %d, %x", chunk, n, sum, len(data), want)
+		}
+		if _, err := v.WriteAt(data[:1], 0); err == nil {
+			t.Errorf("writing a byte twice was accepted")
+		}
+		tf.close(false, false)
+		if entries, _ := os.ReadDir(filepath.Dir(tf.f.Name())); len(entries) != 0 {
+			t.Errorf("close of a failed download left %d files", len(entries))
+		}
+	}
+}
+
+// TestVerifierGap reports a download with a hole as incomplete.
+func TestVerifierGap(t *testing.T) {
+	tf, err := openTemp(t.TempDir(), "ab", 30, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tf.close(false, false)
+	v, _ := newVerifier(tf)
+	v.WriteAt(make([]byte, 10), 0)
+	v.WriteAt(make([]byte, 10), 20)
+	if n, _ := v.result(); n != -1 {
+		t.Errorf("result with a hole = %d, want -1", n)
+	}
+}
