@@ -15,7 +15,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if n := r.Omitted(); n > 0 {
-		if _, err := fmt.Fprintf(w, "%s: %s more not shown (see them all with --max-problems %d)\n", r.File, plural(n, "problem"), r.Problems); err != nil {
+		if _, err := fmt.Fprintf(w, "%s: %d more %s not shown (see them all with --max-problems %d)\n", r.File, n, map[bool]string{true: "problem", false: "problems"}[n == 1], r.Problems); err != nil {
 			return err
 		}
 	}
@@ -35,8 +35,10 @@ func (r *Report) Summary() string {
 		s += "; the file is malformed and was not read to its end"
 	case r.MaxBad.Set && r.OK():
 		s += fmt.Sprintf("; within the allowed %s bad records", r.MaxBad)
-	case r.MaxBad.Set:
+	case r.MaxBad.Set && r.MaxBad.Percent > 0:
 		s += fmt.Sprintf("; more bad records than the allowed %s (%d)", r.MaxBad, r.MaxBad.Allowed(r.Records))
+	case r.MaxBad.Set:
+		s += fmt.Sprintf("; more bad records than the allowed %s", r.MaxBad)
 	}
 	return s
 }

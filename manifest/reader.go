@@ -11,8 +11,9 @@ import (
 )
 
 // Batch sizes: a batch is handed to one worker; it holds at most
-// batchRecords records or about batchBytes bytes of record text.
-const (
+// batchRecords records or about batchBytes bytes of record text. They are
+// variables so that tests can make batches tiny.
+var (
 	batchRecords = 256
 	batchBytes   = 1 << 20
 )
