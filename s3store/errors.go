@@ -124,3 +124,45 @@ func unwrapNet(err error) error {
 	}
 	return err
 }
+
+// apiCode returns the S3 error code of err, or "".
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func isNotImplemented(err error) bool {
+	c := apiCode(err)
+	return c == "NotImplemented" || c == "MethodNotAllowed"
+}
+
+func isNotFound(err error) bool {
+	c := apiCode(err)
+	return c == "NoSuchUpload" || c == "NotFound" || c == "NoSuchKey"
+}
+
+// resumable reports whether an upload that failed with err may succeed when
+// resumed later: the run was interrupted, or the network or server failed
+// for longer than the retries lasted. Refused content and refused access
+// will not get better.
+func resumable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	if errors.Is(err, errDigest) || errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode() >= 500 || re.HTTPStatusCode() == 429
+	}
+	return isUnreachable(err) || isNetwork(err)
+}
+
+func isNetwork(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
+}

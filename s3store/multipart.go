@@ -3,11 +3,13 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 type part struct {
 	num int32
 	buf []byte
+	sum []byte // SHA-256 of buf, when already computed
 }
 
 // uploadMultipart sends the object in parts, Concurrency at a time. One
@@ -29,25 +32,35 @@ type part struct {
 // never become visible under the key. Memory stays at (Concurrency+1) parts.
 func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) (err error) {
 	key := s.loc.Key(oid)
-	partSize := PartSizeFor(size, s.opts.PartSize)
-	create := &s3.CreateMultipartUploadInput{
-		Bucket:            &s.loc.Bucket,
-		Key:               &key,
-		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
-	}
-	s.applyUploadOptions(&create.StorageClass, &create.ServerSideEncryption, &create.SSEKMSKeyId)
-	mu, err := s.client.CreateMultipartUpload(ctx, create)
+	pending, err := s.findPending(ctx, key, size)
 	if err != nil {
 		return s.explain(err, "upload", oid)
 	}
-	uploadID := mu.UploadId
-	defer func() {
+	uploadID, partSize, stored := pending.id, pending.partSize, pending.parts
+	if uploadID == nil {
+		partSize = PartSizeFor(size, s.opts.PartSize)
+		create := &s3.CreateMultipartUploadInput{
+			Bucket:            &s.loc.Bucket,
+			Key:               &key,
+			ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		}
+		s.applyUploadOptions(&create.StorageClass, &create.ServerSideEncryption, &create.SSEKMSKeyId)
+		mu, err := s.client.CreateMultipartUpload(ctx, create)
 		if err != nil {
+			return s.explain(err, "upload", oid)
+		}
+		uploadID = mu.UploadId
+	}
+	defer func() {
+		// An upload cut short by the network or an interruption is left
+		// for the next push to resume; one that cannot succeed is aborted.
+		if err != nil && !resumable(ctx, err) {
 			s.abort(key, uploadID)
 		}
 	}()
 
-	ctx, cancel := context.WithCancel(ctx)
+	// wctx stops the readers and senders at the first failure.
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	parts := make(chan part)
 	free := make(chan []byte, s.opts.Concurrency+1)
@@ -70,7 +83,7 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 		go func() {
 			defer wg.Done()
 			for p := range parts {
-				cp, err := s.uploadPart(ctx, key, uploadID, p, progress)
+				cp, err := s.uploadPart(wctx, key, uploadID, p, progress)
 				free <- p.buf[:cap(p.buf)]
 				if err != nil {
 					fail(s.explain(err, "upload", oid))
@@ -89,7 +102,7 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 		var buf []byte
 		select {
 		case buf = <-free:
-		case <-ctx.Done():
+		case <-wctx.Done():
 		}
 		if buf == nil {
 			break
@@ -101,11 +114,20 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 			break
 		}
 		whole.Write(buf)
-		select {
-		case parts <- part{num: int32(i + 1), buf: buf}:
-		case <-ctx.Done():
+		p := part{num: int32(i + 1), buf: buf}
+		if sp, ok := stored[p.num]; ok {
+			if cp, ok := reusable(sp, &p); ok {
+				done[i] = cp
+				progress(n)
+				free <- buf
+				continue
+			}
 		}
-		if ctx.Err() != nil {
+		select {
+		case parts <- p:
+		case <-wctx.Done():
+		}
+		if wctx.Err() != nil {
 			break
 		}
 	}
@@ -135,8 +157,12 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 }
 
 func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, p part, progress func(int64)) (types.CompletedPart, error) {
-	sum := sha256.Sum256(p.buf)
-	b64 := base64.StdEncoding.EncodeToString(sum[:])
+	sum := p.sum
+	if sum == nil {
+		h := sha256.Sum256(p.buf)
+		sum = h[:]
+	}
+	b64 := base64.StdEncoding.EncodeToString(sum)
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:         &s.loc.Bucket,
 		Key:            &key,
@@ -145,7 +171,7 @@ func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, p 
 		Body:           newProgressReader(bytes.NewReader(p.buf), progress),
 		ContentLength:  aws.Int64(int64(len(p.buf))),
 		ChecksumSHA256: aws.String(b64),
-	}, withPayloadHash(hex.EncodeToString(sum[:])))
+	}, withPayloadHash(hex.EncodeToString(sum)))
 	if err != nil {
 		return types.CompletedPart{}, err
 	}
@@ -158,4 +184,92 @@ func (s *Store) abort(key string, uploadID *string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_, _ = s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.loc.Bucket, Key: &key, UploadId: uploadID})
+}
+
+// pendingUpload is an unfinished multipart upload found for a key.
+type pendingUpload struct {
+	id       *string
+	partSize int64
+	parts    map[int32]types.Part
+}
+
+// findPending looks for an unfinished multipart upload of key (left by a
+// push that was killed or lost the network) whose stored parts fit an object
+// of size bytes. It returns a zero pendingUpload when there is none.
+func (s *Store) findPending(ctx context.Context, key string, size int64) (pendingUpload, error) {
+	var newest *types.MultipartUpload
+	p := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{Bucket: &s.loc.Bucket, Prefix: &key})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			if isNotImplemented(err) || apiCode(err) == "NoSuchUpload" {
+				// The store cannot list uploads, or (gofakes3) says so
+				// when there are none: start afresh.
+				return pendingUpload{}, nil
+			}
+			return pendingUpload{}, err
+		}
+		for i, u := range page.Uploads {
+			if aws.ToString(u.Key) != key {
+				continue
+			}
+			if newest == nil || aws.ToTime(u.Initiated).After(aws.ToTime(newest.Initiated)) {
+				newest = &page.Uploads[i]
+			}
+		}
+	}
+	if newest == nil {
+		return pendingUpload{}, nil
+	}
+	parts := map[int32]types.Part{}
+	lp := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{Bucket: &s.loc.Bucket, Key: &key, UploadId: newest.UploadId})
+	for lp.HasMorePages() {
+		page, err := lp.NextPage(ctx)
+		if err != nil {
+			if isNotFound(err) {
+				return pendingUpload{}, nil // completed or aborted meanwhile
+			}
+			return pendingUpload{}, err
+		}
+		for _, pt := range page.Parts {
+			parts[aws.ToInt32(pt.PartNumber)] = pt
+		}
+	}
+	// The part size is the first part's; the layout must suit this object.
+	partSize := PartSizeFor(size, s.opts.PartSize)
+	if first, ok := parts[1]; ok {
+		ps := aws.ToInt64(first.Size)
+		if ps < MinPartSize && ps != size || (size+ps-1)/max(ps, 1) > MaxParts {
+			return pendingUpload{}, nil
+		}
+		partSize = ps
+	}
+	for n, pt := range parts {
+		off := int64(n-1) * partSize
+		if want := min(partSize, size-off); off >= size || aws.ToInt64(pt.Size) != want {
+			delete(parts, n) // does not fit this layout: send it again
+		}
+	}
+	return pendingUpload{id: newest.UploadId, partSize: partSize, parts: parts}, nil
+}
+
+// reusable reports whether a stored part holds exactly p's bytes, by its
+// SHA-256 checksum when the store kept one, else by its ETag (the MD5 of the
+// part for unencrypted uploads). It fills p.sum.
+func reusable(stored types.Part, p *part) (types.CompletedPart, bool) {
+	sum := sha256.Sum256(p.buf)
+	p.sum = sum[:]
+	b64 := base64.StdEncoding.EncodeToString(sum[:])
+	switch {
+	case aws.ToString(stored.ChecksumSHA256) != "":
+		if aws.ToString(stored.ChecksumSHA256) != b64 {
+			return types.CompletedPart{}, false
+		}
+	default:
+		m := md5.Sum(p.buf)
+		if strings.Trim(aws.ToString(stored.ETag), `"`) != hex.EncodeToString(m[:]) {
+			return types.CompletedPart{}, false
+		}
+	}
+	return types.CompletedPart{ETag: stored.ETag, PartNumber: aws.Int32(p.num), ChecksumSHA256: aws.String(b64)}, true
 }

@@ -61,6 +61,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			verifyCommand(),
 			doctorCommand(),
 			gcCommand(),
+			uploadsCommand(),
 		},
 	}
 	err := app.RunContext(ctx, args)

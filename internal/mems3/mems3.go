@@ -24,6 +24,9 @@ const (
 	SecretKey = "mems3-secret"
 )
 
+// UploadPart counts the PUT requests that upload a multipart part, for Requests.
+const UploadPart = "UPLOADPART"
+
 // Server is a running in-memory S3 server.
 type Server struct {
 	// URL is the endpoint, http://127.0.0.1:PORT.
@@ -49,6 +52,9 @@ func Start(t testing.TB, buckets ...string) *Server {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests[r.Method]++
+		if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
+			s.requests[UploadPart]++
+		}
 		if r.Method == http.MethodGet && r.Header.Get("Range") != "" {
 			s.ranges = append(s.ranges, r.Header.Get("Range"))
 		}
@@ -77,8 +83,8 @@ func Start(t testing.TB, buckets ...string) *Server {
 	return s
 }
 
-// Requests returns how many requests with method (GET, PUT, HEAD, POST) the
-// server has served.
+// Requests returns how many requests with method (GET, PUT, HEAD, POST, or
+// UploadPart) the server has served.
 func (s *Server) Requests(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/datalfs/datalfs/lfsrepo"
+)
+
+func uploadsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "uploads",
+		Usage:     "list (and with --abort, discard) unfinished multipart uploads under the repository's prefix",
+		ArgsUsage: " ",
+		Description: "An interrupted push leaves its multipart upload in the bucket, and the next push of the\n" +
+			"same object resumes it. Uploads nobody will finish cost storage: list them here, abort\n" +
+			"those older than --older-than with --abort, or let an S3 lifecycle rule\n" +
+			"(AbortIncompleteMultipartUpload) expire them.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "abort", Usage: "discard the listed uploads"},
+			&cli.DurationFlag{Name: "older-than", Value: 24 * time.Hour, Usage: "only uploads started longer ago than this"},
+			&cli.StringFlag{Name: "remote", Value: "origin", Usage: "the git remote whose LFS URL to use"},
+		},
+		Action: func(c *cli.Context) error {
+			ctx := c.Context
+			store, err := openStore(ctx, lfsrepo.Open(), "upload", c.String("remote"))
+			if err != nil {
+				return withCode(exitUsage, err)
+			}
+			pending, err := store.PendingUploads(ctx)
+			if err != nil {
+				return withCode(exitProblems, err)
+			}
+			cutoff := time.Now().Add(-c.Duration("older-than"))
+			n := 0
+			for _, p := range pending {
+				if p.Initiated.After(cutoff) {
+					continue
+				}
+				n++
+				fmt.Fprintf(c.App.Writer, "%s  s3://%s/%s\n", p.Initiated.UTC().Format(time.RFC3339), store.Location().Bucket, p.Key)
+				if c.Bool("abort") {
+					if err := store.AbortUpload(ctx, p); err != nil {
+						return withCode(exitProblems, err)
+					}
+				}
+			}
+			verb := "unfinished"
+			if c.Bool("abort") {
+				verb = "aborted"
+			}
+			fmt.Fprintf(c.App.ErrWriter, "%d %s uploads older than %v (of %d under the prefix)\n", n, verb, c.Duration("older-than"), len(pending))
+			return nil
+		},
+	}
+}
