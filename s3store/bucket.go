@@ -1,0 +1,149 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// ErrNotImplemented reports a request the server does not support, as some
+// S3-compatible servers answer for lifecycle or versioning configuration.
+var ErrNotImplemented = errors.New("not implemented by this server")
+
+// ErrNoConfiguration reports a bucket setting that was never configured,
+// such as a bucket without lifecycle rules.
+var ErrNoConfiguration = errors.New("not configured")
+
+// apiError returns the API error code and HTTP status of an SDK error.
+func apiError(err error) (code string, status int) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	return code, status
+}
+
+// bucketRegion returns the region a wrong-region answer names, or "".
+func bucketRegion(err error) string {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get("X-Amz-Bucket-Region")
+	}
+	return ""
+}
+
+// explainBucket turns the error of a bucket-level request into one a user
+// can act on. what names the request, as in "read the versioning of".
+func (s *Store) explainBucket(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	code, status := apiError(err)
+	bucket := "s3://" + s.loc.Bucket
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s %s%s: no answer in time (%v): check the LFS URL, your network and that the server is running",
+			what, bucket, s.at(), err)
+	case code == "NoSuchBucket" || (status == 404 && (code == "" || code == "NotFound")):
+		return fmt.Errorf("bucket %q does not exist%s: create it, or fix the LFS URL (lfs.url in .lfsconfig): %w",
+			s.loc.Bucket, s.at(), fs.ErrNotExist)
+	case code == "PermanentRedirect" || status == 301 || code == "AuthorizationHeaderMalformed" || code == "IllegalLocationConstraintException":
+		if r := bucketRegion(err); r != "" && r != s.region {
+			return fmt.Errorf("bucket %q is in region %s, but requests are signed for %s: use the LFS URL https://%s.s3.%s.amazonaws.com/%s or `git config datalfs.region %s`",
+				s.loc.Bucket, r, s.region, s.loc.Bucket, r, s.loc.Prefix, r)
+		}
+		return fmt.Errorf("%s %s: the bucket is in another region than %s (%s): put its region in the LFS URL (https://BUCKET.s3.REGION.amazonaws.com/PREFIX) or set `git config datalfs.region REGION`",
+			what, bucket, s.region, codeOr(code, status))
+	case code == "InvalidAccessKeyId":
+		return fmt.Errorf("the server does not know the access key from %s (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID, AWS_PROFILE or datalfs.profile: %w",
+			s.sourceOr(), fs.ErrPermission)
+	case code == "SignatureDoesNotMatch":
+		return fmt.Errorf("the secret key from %s does not match its access key (SignatureDoesNotMatch): check AWS_SECRET_ACCESS_KEY or the profile's credentials: %w",
+			s.sourceOr(), fs.ErrPermission)
+	case code == "ExpiredToken" || code == "InvalidToken":
+		return fmt.Errorf("the session credentials from %s have expired or are invalid (%s): log in again (for example `aws sso login`): %w",
+			s.sourceOr(), code, fs.ErrPermission)
+	case code == "AccessDenied" || code == "AllAccessDisabled" || status == 403:
+		return fmt.Errorf("access denied: %s %s (%s): check that the AWS credentials from %s are right and are allowed to do this: %w",
+			what, bucket, codeOr(code, status), s.sourceOr(), fs.ErrPermission)
+	case code == "NotImplemented" || status == 501:
+		return fmt.Errorf("%s %s: %w", what, bucket, ErrNotImplemented)
+	case isUnreachable(err):
+		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running: %w",
+			s.at(), what, bucket, unwrapNet(err))
+	case strings.Contains(err.Error(), "failed to retrieve credentials"):
+		return errNoCredentials(err)
+	}
+	if code != "" {
+		return fmt.Errorf("%s %s: %s: %w", what, bucket, codeOr(code, status), err)
+	}
+	return fmt.Errorf("%s %s: %w", what, bucket, err)
+}
+
+// CheckBucket makes sure the bucket exists and the credentials may use it,
+// with one HeadBucket request. A HEAD answer carries no error code, so a
+// refusal is asked again with a one-key listing, whose answer says whether
+// the key, the secret or a permission is wrong.
+func (s *Store) CheckBucket(ctx context.Context) error {
+	if err := s.checkCredentials(ctx); err != nil {
+		return err
+	}
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.loc.Bucket})
+	if err == nil {
+		return nil
+	}
+	if _, status := apiError(err); status == 403 || status == 400 {
+		_, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+			Bucket: &s.loc.Bucket, Prefix: &s.loc.Prefix, MaxKeys: aws.Int32(1),
+		})
+		if lerr != nil {
+			if code, _ := apiError(lerr); code != "" {
+				err = lerr
+			}
+		}
+	}
+	return s.explainBucket(err, "reach bucket")
+}
+
+// Versioning returns the bucket's versioning status: "Enabled",
+// "Suspended", or "" for a bucket that never had versioning. A server
+// without the API gives an error wrapping ErrNotImplemented.
+func (s *Store) Versioning(ctx context.Context) (string, error) {
+	if err := s.checkCredentials(ctx); err != nil {
+		return "", err
+	}
+	out, err := s.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: &s.loc.Bucket})
+	if err != nil {
+		return "", s.explainBucket(err, "read the versioning status of")
+	}
+	return string(out.Status), nil
+}
+
+// LifecycleRules returns the bucket's lifecycle rules. A bucket without any
+// gives an error wrapping ErrNoConfiguration; a server without the API, one
+// wrapping ErrNotImplemented.
+func (s *Store) LifecycleRules(ctx context.Context) ([]types.LifecycleRule, error) {
+	if err := s.checkCredentials(ctx); err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: &s.loc.Bucket})
+	if err != nil {
+		if code, _ := apiError(err); code == "NoSuchLifecycleConfiguration" {
+			return nil, fmt.Errorf("bucket %s has no lifecycle rules: %w", s.loc.Bucket, ErrNoConfiguration)
+		}
+		return nil, s.explainBucket(err, "read the lifecycle rules of")
+	}
+	return out.Rules, nil
+}
