@@ -136,7 +136,6 @@ func TestHeadListDelete(t *testing.T) {
 	}
 }
 
-
 func TestBucketChecks(t *testing.T) {
 	ctx := context.Background()
 	srv := mems3.Start(t, "bucket")
