@@ -1,0 +1,300 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/datalfs/datalfs/internal/mems3"
+	"github.com/datalfs/datalfs/lfsscan"
+	"github.com/datalfs/datalfs/s3store"
+	"github.com/datalfs/datalfs/transfer"
+	"github.com/datalfs/datalfs/transfer/storetest"
+)
+
+func newStore(t *testing.T) (*s3store.Store, *mems3.Server) {
+	t.Helper()
+	srv := mems3.Start(t, "bucket")
+	loc, err := s3store.ParseURL(srv.URL + "/bucket/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := s3store.DefaultOptions()
+	opts.MaxAttempts = 1
+	s, err := s3store.New(context.Background(), loc, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, srv
+}
+
+type object struct {
+	data []byte
+	ptr  lfsscan.Pointer
+}
+
+func newObject(size int64, seed uint64, path string) object {
+	data, oid := storetest.Object(size, seed)
+	return object{data, lfsscan.Pointer{Oid: oid, Size: size, Path: path, Blob: fmt.Sprintf("blob-%d", seed)}}
+}
+
+func upload(t *testing.T, s *s3store.Store, o object) {
+	t.Helper()
+	if err := s.Upload(context.Background(), o.ptr.Oid, o.ptr.Size, strings.NewReader(string(o.data)), func(int64) {}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type outcome struct {
+	Path  string
+	State State
+	Size  int64
+}
+
+func outcomes(rs []Result) []outcome {
+	var out []outcome
+	for _, r := range rs {
+		out = append(out, outcome{r.Path, r.State, r.Stored.Size})
+	}
+	return out
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	s, srv := newStore(t)
+	present := newObject(100, 1, "present.bin")
+	missing := newObject(200, 2, "missing.bin")
+	short := newObject(300, 3, "short.bin")
+	upload(t, s, present)
+	srv.Put(t, "bucket", s.Location().Key(short.ptr.Oid), short.data[:10])
+
+	var calls []int
+	sum, err := Check(ctx, s, []lfsscan.Pointer{short.ptr, present.ptr, missing.ptr}, 2, func(done, total int) {
+		if total != 3 {
+			t.Errorf("progress total = %d, want 3", total)
+		}
+		calls = append(calls, done)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []outcome{{"missing.bin", Missing, 0}, {"short.bin", WrongSize, 10}}
+	if diff := cmp.Diff(want, outcomes(sum.Problems)); diff != "" {
+		t.Errorf("Check problems mismatch (-want +got):\n%s", diff)
+	}
+	if sum.Checked != 3 || sum.Present != 1 {
+		t.Errorf("Check = %d checked, %d present, want 3 and 1", sum.Checked, sum.Present)
+	}
+	if diff := cmp.Diff([]int{1, 2, 3}, calls); diff != "" {
+		t.Errorf("progress calls mismatch (-want +got):\n%s", diff)
+	}
+
+	empty, err := Check(ctx, s, nil, 16, nil)
+	if err != nil || empty.Checked != 0 || len(empty.Problems) != 0 {
+		t.Errorf("Check(no pointers) = %+v, %v, want nothing", empty, err)
+	}
+}
+
+// fakeBucket answers Head from a map and counts requests in flight.
+type fakeBucket struct {
+	objects  map[string]s3store.ObjectInfo
+	err      error
+	delay    time.Duration
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	calls    atomic.Int32
+}
+
+func (f *fakeBucket) Head(ctx context.Context, oid string) (s3store.ObjectInfo, error) {
+	f.calls.Add(1)
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	select {
+	case <-time.After(f.delay):
+	case <-ctx.Done():
+		return s3store.ObjectInfo{}, ctx.Err()
+	}
+	if f.err != nil {
+		return s3store.ObjectInfo{}, f.err
+	}
+	info, ok := f.objects[oid]
+	if !ok {
+		return s3store.ObjectInfo{}, fmt.Errorf("object %s: %w", oid, fs.ErrNotExist)
+	}
+	return info, nil
+}
+
+func TestCheckChecksums(t *testing.T) {
+	good, bad, none := newObject(10, 1, "good"), newObject(10, 2, "bad"), newObject(10, 3, "none")
+	b := &fakeBucket{objects: map[string]s3store.ObjectInfo{
+		good.ptr.Oid: {Size: 10, SHA256: good.ptr.Oid},
+		bad.ptr.Oid:  {Size: 10, SHA256: none.ptr.Oid},
+		none.ptr.Oid: {Size: 10},
+	}}
+	sum, err := Check(context.Background(), b, []lfsscan.Pointer{good.ptr, bad.ptr, none.ptr}, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]outcome{{"bad", BadChecksum, 10}}, outcomes(sum.Problems)); diff != "" {
+		t.Errorf("Check problems mismatch (-want +got):\n%s", diff)
+	}
+	if sum.Present != 2 || sum.ChecksumVerified != 1 {
+		t.Errorf("Check = %d present, %d with checksum, want 2 and 1", sum.Present, sum.ChecksumVerified)
+	}
+}
+
+func TestCheckBoundsConcurrency(t *testing.T) {
+	var ptrs []lfsscan.Pointer
+	for i := range 40 {
+		ptrs = append(ptrs, newObject(1, uint64(i), "").ptr)
+	}
+	b := &fakeBucket{delay: 5 * time.Millisecond}
+	sum, err := Check(context.Background(), b, ptrs, 7, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Problems) != 40 {
+		t.Errorf("Check found %d missing, want 40", len(sum.Problems))
+	}
+	if got := b.maxSeen.Load(); got > 7 || got < 2 {
+		t.Errorf("requests in flight peaked at %d, want 2..7", got)
+	}
+}
+
+func TestCheckStopsAtFirstError(t *testing.T) {
+	var ptrs []lfsscan.Pointer
+	for i := range 100 {
+		ptrs = append(ptrs, newObject(1, uint64(i), "").ptr)
+	}
+	denied := fmt.Errorf("access denied: %w", fs.ErrPermission)
+	b := &fakeBucket{err: denied, delay: time.Millisecond}
+	_, err := Check(context.Background(), b, ptrs, 4, nil)
+	if !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("Check error = %v, want the bucket's error", err)
+	}
+	if n := b.calls.Load(); n > 8 {
+		t.Errorf("Check made %d requests after an error, want it to stop (at most one per worker and round)", n)
+	}
+}
+
+func TestRepair(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	dir := t.TempDir()
+	local := newObject(100, 1, "local.bin")
+	absent := newObject(200, 2, "absent.bin")
+	short := newObject(300, 3, "short.bin")
+	damaged := newObject(400, 4, "damaged.bin")
+	write := func(o object, data []byte) {
+		p := LocalPath(dir, o.ptr.Oid)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(local, local.data)
+	write(short, short.data[:5])
+	bad := append([]byte{}, damaged.data...)
+	bad[0] ^= 1
+	write(damaged, bad)
+
+	var problems []Result
+	for _, o := range []object{local, absent, short, damaged} {
+		problems = append(problems, Result{Pointer: o.ptr, State: Missing})
+	}
+	got := Repair(ctx, s, dir, problems, 2)
+	type res struct {
+		Path string
+		Err  string
+	}
+	var summary []res
+	for _, r := range got {
+		e := ""
+		switch {
+		case r.Err == nil:
+		case errors.Is(r.Err, fs.ErrNotExist):
+			e = "no local copy"
+		case strings.Contains(r.Err.Error(), "has 5 bytes, the pointer says 300"):
+			e = "wrong size"
+		case errors.Is(r.Err, transfer.ErrDigestMismatch):
+			e = "digest"
+		default:
+			e = r.Err.Error()
+		}
+		summary = append(summary, res{r.Path, e})
+	}
+	want := []res{{"local.bin", ""}, {"absent.bin", "no local copy"}, {"short.bin", "wrong size"}, {"damaged.bin", "digest"}}
+	if diff := cmp.Diff(want, summary); diff != "" {
+		t.Errorf("Repair mismatch (-want +got):\n%s", diff)
+	}
+	sum, err := Check(ctx, s, []lfsscan.Pointer{local.ptr, damaged.ptr}, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]outcome{{"damaged.bin", Missing, 0}}, outcomes(sum.Problems)); diff != "" {
+		t.Errorf("Check after Repair mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// countingUploader records how many uploads run at once.
+type countingUploader struct {
+	mu      sync.Mutex
+	now     int
+	maxSeen int
+}
+
+func (c *countingUploader) Upload(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error {
+	c.mu.Lock()
+	c.now++
+	c.maxSeen = max(c.maxSeen, c.now)
+	c.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	c.mu.Lock()
+	c.now--
+	c.mu.Unlock()
+	return nil
+}
+
+func TestRepairBoundsConcurrency(t *testing.T) {
+	dir := t.TempDir()
+	var problems []Result
+	for i := range 12 {
+		o := newObject(10, uint64(i), "")
+		p := LocalPath(dir, o.ptr.Oid)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, o.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		problems = append(problems, Result{Pointer: o.ptr, State: Missing})
+	}
+	up := &countingUploader{}
+	for _, r := range Repair(context.Background(), up, dir, problems, 3) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if up.maxSeen > 3 || up.maxSeen < 2 {
+		t.Errorf("uploads in flight peaked at %d, want 2..3", up.maxSeen)
+	}
+}
