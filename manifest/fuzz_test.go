@@ -1,0 +1,134 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// fuzzSchema accepts most records but exercises nested validation.
+const fuzzSchema = `{"type": "object", "properties": {"id": {"type": "integer"},
+  "ref": {"type": "string"}, "n": {"type": "number", "maximum": 10}, "b": {"type": "boolean"},
+  "tags": {"type": "array", "items": {"type": "string"}}}}`
+
+func fuzzValidate(t *testing.T, data []byte, cfg Config) {
+	sch, err := CompileSchema("fuzz.json", func(string) ([]byte, error) { return []byte(fuzzSchema), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ID, cfg.Refs = "/id", []string{"/ref"}
+	var reps []*Report
+	for _, jobs := range []int{1, 3} {
+		var rep *Report
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rep, err = Validate(context.Background(), bytes.NewReader(data), "fuzz", sch, cfg, Options{Jobs: jobs, MaxProblems: 1000})
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Validate with %d jobs hangs on %q", jobs, data)
+		}
+		if err != nil {
+			t.Fatalf("Validate: %v", err)
+		}
+		if rep.BadRecords > rep.Records || len(rep.Shown) > rep.Problems || rep.BadRecords > rep.Problems {
+			t.Fatalf("inconsistent report: %+v", rep)
+		}
+		for _, p := range rep.Shown {
+			if p.Line < 1 {
+				t.Fatalf("problem without a line: %+v", p)
+			}
+		}
+		reps = append(reps, rep)
+	}
+	// Duplicate-id problems name the first line, which does not depend on
+	// scheduling either, so the two runs must agree exactly.
+	if diff := cmp.Diff(reps[0], reps[1]); diff != "" {
+		t.Fatalf("1 and 3 workers disagree (-1 +3):\n%s", diff)
+	}
+}
+
+func FuzzJSONL(f *testing.F) {
+	for _, name := range []string{"good.manifest", "bad.jsonl", "bom-crlf.jsonl", "lines.json"} {
+		if b, err := os.ReadFile("testdata/manifests/" + name); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("{\"id\": 1}\n{\"id\": 1}\n\n{\"ref\": \"s3://b\"}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzValidate(t, data, Config{Format: FormatJSONL})
+	})
+}
+
+func FuzzCSV(f *testing.F) {
+	for _, name := range []string{"good.csv", "bad.csv", "dupheader.csv"} {
+		if b, err := os.ReadFile("testdata/manifests/" + name); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("id,ref,n,b\n1,s3://bucket/k,3.5,true\n1,,x,\n\"2\"\"\",a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzValidate(t, data, Config{Format: FormatCSV})
+	})
+}
+
+func FuzzJSONDoc(f *testing.F) {
+	for _, name := range []string{"good.json", "bad.json", "coco.json", "truncated.json", "object.json"} {
+		if b, err := os.ReadFile("testdata/manifests/" + name); err == nil {
+			f.Add(b, "")
+			f.Add(b, "/annotations")
+		}
+	}
+	f.Add([]byte(`{"a": [{"id": 1}, {"id": "x"}], "b": {"c": [[{"id": 2}]]}}`), "/b/c/0")
+	f.Fuzz(func(t *testing.T, data []byte, records string) {
+		if _, err := splitPointer(records); err != nil {
+			return
+		}
+		fuzzValidate(t, data, Config{Format: FormatJSON, Records: records})
+	})
+}
+
+// FuzzParseJSON checks the hand-written parser against encoding/json: both
+// accept the same valid-UTF-8 inputs and produce the same values.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`{"a": [1, 2.5e3, "x\u00e9"], "b": null}`, `"\ud83d\ude00"`, `[true, false]`, `-0.0`, `{"a":1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := parseJSON(data)
+		if !utf8.Valid(data) {
+			return // encoding/json replaces bad UTF-8; we report it
+		}
+		var want any
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		wantErr := d.Decode(&want)
+		if wantErr == nil {
+			if _, err := d.Token(); err != io.EOF {
+				wantErr = errTrailing
+			}
+		}
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("parseJSON(%q) error %v, encoding/json error %v", data, err, wantErr)
+		}
+		if err == nil && !cmp.Equal(want, got) {
+			t.Fatalf("parseJSON(%q) = %#v, encoding/json gives %#v", data, got, want)
+		}
+		if err != nil {
+			var se *syntaxError
+			if !asSyntax(err, &se) || se.Offset < 0 || se.Offset > len(data) {
+				t.Fatalf("parseJSON(%q) error %v has no offset within the input", data, err)
+			}
+		}
+	})
+}
