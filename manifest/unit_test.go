@@ -3,8 +3,8 @@ package manifest
 import (
 	"bufio"
 	"encoding/json"
-	"io"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
