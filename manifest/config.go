@@ -137,7 +137,7 @@ func configFromAttrs(attrs map[string]string) (Config, error) {
 		case !ok || v == "unspecified" || v == "unset":
 			return "", nil
 		case v == "set":
-			return "", fmt.Errorf("attribute %s needs a value, as in %s=...", name, name)
+			return "", fmt.Errorf("attribute %s needs a value, as in %s=VALUE", name, name)
 		}
 		return v, nil
 	}
