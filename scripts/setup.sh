@@ -1,0 +1,170 @@
+# shellcheck shell=bash
+# scripts/setup.sh: helpers shared by test.sh, demo.sh and benchmarks. Source it, don't run it:
+#
+#   source scripts/setup.sh
+#   ensure_git_lfs; ensure_versitygw          # sets GIT_LFS_BIN, VERSITYGW_BIN
+#   start_versitygw "$dir"                    # sets VGW_ENDPOINT, VGW_ACCESS_KEY, VGW_SECRET_KEY, VGW_PID
+#
+# Tools are built from the Go module proxy into $DATALFS_CACHE/bin (default ~/.cache/datalfs/bin),
+# outside the repository. A cached binary is reused only when it reports the pinned version and was
+# built by the Go toolchain in use, so a re-run is instant and a version bump rebuilds.
+# Cleanups registered with on_exit run in reverse order when the sourcing script exits (also on
+# Ctrl-C).
+
+DATALFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATALFS_CACHE=${DATALFS_CACHE:-$HOME/.cache/datalfs}
+VERSITYGW_VERSION=v1.8.0
+STATICCHECK_VERSION=v0.8.2
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+	printf 'error: %s\n' "$*" >&2
+	exit 1
+}
+
+command -v go >/dev/null 2>&1 || die "Go is required (https://go.dev/dl/); it is not on PATH"
+command -v git >/dev/null 2>&1 || die "git is required; it is not on PATH"
+
+# ---- cleanup ------------------------------------------------------------------------------------
+
+_DATALFS_EXIT_HOOKS=()
+
+# on_exit CMD...: run CMD (a shell command line) when the script exits, after any hook registered
+# later. Ctrl-C and SIGTERM exit the script, so they run the hooks too.
+on_exit() {
+	_DATALFS_EXIT_HOOKS+=("$*")
+	trap _datalfs_run_exit_hooks EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+_datalfs_run_exit_hooks() {
+	local i
+	for ((i = ${#_DATALFS_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+		eval "${_DATALFS_EXIT_HOOKS[i]}" || true
+	done
+	_DATALFS_EXIT_HOOKS=()
+}
+
+# ---- pinned tools -------------------------------------------------------------------------------
+
+# module_version BIN MODULE: the version of MODULE compiled into the Go binary BIN (main module or
+# dependency), or nothing. Only binaries built by the Go toolchain in use count, so that a Go
+# upgrade rebuilds tools such as staticcheck that must match it.
+module_version() {
+	local info
+	info=$(go version -m "$1" 2>/dev/null) || return 0
+	[[ ${info%%$'\n'*} == *": $(go env GOVERSION)" ]] || return 0
+	awk -v m="$2" '($1 == "mod" || $1 == "dep") && $2 == m { print $3; exit }' <<<"$info"
+}
+
+# pinned_git_lfs_version: the git-lfs version go.mod requires, such as v3.8.1.
+pinned_git_lfs_version() {
+	awk '$1 == "github.com/git-lfs/git-lfs/v3" { print $2; exit }' "$DATALFS_ROOT/go.mod"
+}
+
+# _install_tool NAME WANT MODULE BUILD...: unless $DATALFS_CACHE/bin/NAME has MODULE at version
+# WANT, run BUILD with OUT set to a temp path, then move the result into place.
+_install_tool() {
+	local name=$1 want=$2 module=$3
+	shift 3
+	local bin=$DATALFS_CACHE/bin/$name
+	if [[ -x $bin && $(module_version "$bin" "$module") == "$want" ]]; then
+		return 0
+	fi
+	mkdir -p "$DATALFS_CACHE/bin"
+	local out=$bin.tmp.$$ start=$SECONDS
+	log "building $name $want into $DATALFS_CACHE/bin (first time only; up to a few minutes)"
+	if ! OUT=$out "$@"; then
+		rm -f "$out"
+		die "building $name $want failed"
+	fi
+	mv -f "$out" "$bin"
+	local got
+	got=$(module_version "$bin" "$module")
+	[[ $got == "$want" ]] || die "$bin reports $module ${got:-(none)}, want $want"
+	log "built $name $want in $((SECONDS - start)) s"
+}
+
+# ensure_git_lfs: git-lfs at the version go.mod pins, built from this module's dependency graph.
+# Sets GIT_LFS_BIN.
+ensure_git_lfs() {
+	local want
+	want=$(pinned_git_lfs_version)
+	[[ -n $want ]] || die "go.mod does not require github.com/git-lfs/git-lfs/v3"
+	_install_tool git-lfs "$want" github.com/git-lfs/git-lfs/v3 \
+		bash -c 'cd "$1" && go build -o "$OUT" github.com/git-lfs/git-lfs/v3' _ "$DATALFS_ROOT"
+	GIT_LFS_BIN=$DATALFS_CACHE/bin/git-lfs
+	local v
+	v=$("$GIT_LFS_BIN" version) || die "$GIT_LFS_BIN version failed"
+	[[ $v == "git-lfs/${want#v} "* ]] || die "$GIT_LFS_BIN reports '$v', want git-lfs/${want#v}"
+}
+
+# ensure_versitygw: the versitygw S3 gateway. Sets VERSITYGW_BIN.
+ensure_versitygw() {
+	_install_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw \
+		bash -c 'd=$(mktemp -d) && GOBIN=$d go install "$1" && mv "$d/versitygw" "$OUT"; s=$?; rm -rf "$d"; exit $s' \
+		_ "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+	VERSITYGW_BIN=$DATALFS_CACHE/bin/versitygw
+}
+
+# ensure_staticcheck: staticcheck, built by the Go toolchain in use. Sets STATICCHECK_BIN.
+ensure_staticcheck() {
+	_install_tool staticcheck "$STATICCHECK_VERSION" honnef.co/go/tools \
+		bash -c 'd=$(mktemp -d) && GOBIN=$d go install "$1" && mv "$d/staticcheck" "$OUT"; s=$?; rm -rf "$d"; exit $s' \
+		_ "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	STATICCHECK_BIN=$DATALFS_CACHE/bin/staticcheck
+}
+
+# ---- a local S3 server --------------------------------------------------------------------------
+
+# random_hex N: N random bytes as hex.
+random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+
+# port_open PORT: whether something accepts TCP connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start_versitygw DIR: start versitygw (ensure_versitygw first) on a free 127.0.0.1 port with random
+# root keys, keeping buckets, object versions and its log under DIR, and wait until it accepts
+# connections. Sets VGW_ENDPOINT, VGW_ACCESS_KEY, VGW_SECRET_KEY and VGW_PID; the server is stopped
+# when the script exits. The keys reach the server through its environment, not its command line.
+start_versitygw() {
+	local dir=$1 port attempt deadline
+	[[ -n ${VERSITYGW_BIN:-} ]] || die "start_versitygw: call ensure_versitygw first"
+	mkdir -p "$dir/root" "$dir/versions"
+	VGW_ACCESS_KEY=$(random_hex 10)
+	VGW_SECRET_KEY=$(random_hex 20)
+	for attempt in 1 2 3 4 5; do
+		port=$((20000 + RANDOM % 40000))
+		port_open "$port" && continue
+		ROOT_ACCESS_KEY_ID=$VGW_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$VGW_SECRET_KEY \
+			"$VERSITYGW_BIN" --quiet --port "127.0.0.1:$port" \
+			posix --versioning-dir "$dir/versions" "$dir/root" >>"$dir/versitygw.log" 2>&1 &
+		VGW_PID=$!
+		deadline=$((SECONDS + 15))
+		while ((SECONDS < deadline)) && kill -0 "$VGW_PID" 2>/dev/null; do
+			if port_open "$port"; then
+				VGW_ENDPOINT=http://127.0.0.1:$port
+				on_exit stop_versitygw
+				return 0
+			fi
+			sleep 0.1
+		done
+		stop_versitygw # it exited (port taken) or hung: try another port
+	done
+	die "versitygw did not start; its log: $dir/versitygw.log"
+}
+
+# stop_versitygw: stop the server start_versitygw started, waiting up to 5 s before SIGKILL.
+stop_versitygw() {
+	[[ -n ${VGW_PID:-} ]] || return 0
+	kill -TERM "$VGW_PID" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$VGW_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$VGW_PID" 2>/dev/null || true
+	wait "$VGW_PID" 2>/dev/null || true
+	VGW_PID=
+}
