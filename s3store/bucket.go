@@ -22,8 +22,9 @@ var ErrNotImplemented = errors.New("not implemented by this server")
 // such as a bucket without lifecycle rules.
 var ErrNoConfiguration = errors.New("not configured")
 
-// apiError returns the API error code and HTTP status of an SDK error.
-func apiError(err error) (code string, status int) {
+// APIError returns the API error code and HTTP status of an SDK error, ""
+// and 0 when it carries none.
+func APIError(err error) (code string, status int) {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		code = ae.ErrorCode()
@@ -33,6 +34,34 @@ func apiError(err error) (code string, status int) {
 		status = re.HTTPStatusCode()
 	}
 	return code, status
+}
+
+// APIErrorString describes an SDK error by its code and HTTP status, such
+// as "InvalidArgument, HTTP 400", or by its message when it has neither.
+func APIErrorString(err error) string {
+	code, status := APIError(err)
+	switch {
+	case code != "" && status != 0:
+		return fmt.Sprintf("%s, HTTP %d", code, status)
+	case code != "" || status != 0:
+		return codeOr(code, status)
+	}
+	return err.Error()
+}
+
+// kindError is an error of a known kind (fs.ErrNotExist, ...) whose message
+// already says so: errors.Is finds the kind without it being repeated at the
+// end of the message.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+
+func kinded(kind error, format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), kind: kind}
 }
 
 // bucketRegion returns the region a wrong-region answer names, or "".
@@ -50,15 +79,15 @@ func (s *Store) explainBucket(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	code, status := apiError(err)
+	code, status := APIError(err)
 	bucket := "s3://" + s.loc.Bucket
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s %s%s: no answer in time (%v): check the LFS URL, your network and that the server is running",
 			what, bucket, s.at(), err)
 	case code == "NoSuchBucket" || (status == 404 && (code == "" || code == "NotFound")):
-		return fmt.Errorf("bucket %q does not exist%s: create it, or fix the LFS URL (lfs.url in .lfsconfig): %w",
-			s.loc.Bucket, s.at(), fs.ErrNotExist)
+		return kinded(fs.ErrNotExist, "bucket %q does not exist%s: create it, or fix the LFS URL (lfs.url in .lfsconfig)",
+			s.loc.Bucket, s.at())
 	case code == "PermanentRedirect" || status == 301 || code == "AuthorizationHeaderMalformed" || code == "IllegalLocationConstraintException":
 		if r := bucketRegion(err); r != "" && r != s.region {
 			return fmt.Errorf("bucket %q is in region %s, but requests are signed for %s: use the LFS URL https://%s.s3.%s.amazonaws.com/%s or `git config datalfs.region %s`",
@@ -66,20 +95,20 @@ func (s *Store) explainBucket(err error, what string) error {
 		}
 		return fmt.Errorf("%s %s: the bucket is in another region than %s (%s): put its region in the LFS URL (https://BUCKET.s3.REGION.amazonaws.com/PREFIX) or set `git config datalfs.region REGION`",
 			what, bucket, s.region, codeOr(code, status))
-	case code == "InvalidAccessKeyId":
-		return fmt.Errorf("the server does not know the access key from %s (InvalidAccessKeyId): check AWS_ACCESS_KEY_ID, AWS_PROFILE or datalfs.profile: %w",
-			s.sourceOr(), fs.ErrPermission)
+	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound": // the latter from versitygw
+		return kinded(fs.ErrPermission, "the server does not know the access key from %s (%s): check AWS_ACCESS_KEY_ID, AWS_PROFILE or datalfs.profile",
+			s.sourceOr(), code)
 	case code == "SignatureDoesNotMatch":
-		return fmt.Errorf("the secret key from %s does not match its access key (SignatureDoesNotMatch): check AWS_SECRET_ACCESS_KEY or the profile's credentials: %w",
-			s.sourceOr(), fs.ErrPermission)
+		return kinded(fs.ErrPermission, "the secret key from %s does not match its access key (SignatureDoesNotMatch): check AWS_SECRET_ACCESS_KEY or the profile's credentials",
+			s.sourceOr())
 	case code == "ExpiredToken" || code == "InvalidToken":
-		return fmt.Errorf("the session credentials from %s have expired or are invalid (%s): log in again (for example `aws sso login`): %w",
-			s.sourceOr(), code, fs.ErrPermission)
+		return kinded(fs.ErrPermission, "the session credentials from %s have expired or are invalid (%s): log in again (for example `aws sso login`)",
+			s.sourceOr(), code)
 	case code == "AccessDenied" || code == "AllAccessDisabled" || status == 403:
-		return fmt.Errorf("access denied: %s %s (%s): check that the AWS credentials from %s are right and are allowed to do this: %w",
-			what, bucket, codeOr(code, status), s.sourceOr(), fs.ErrPermission)
+		return kinded(fs.ErrPermission, "access denied: %s %s (%s): check that the AWS credentials from %s are right and are allowed to do this",
+			what, bucket, codeOr(code, status), s.sourceOr())
 	case code == "NotImplemented" || status == 501:
-		return fmt.Errorf("%s %s: %w", what, bucket, ErrNotImplemented)
+		return kinded(ErrNotImplemented, "%s %s: %s", what, bucket, ErrNotImplemented)
 	case isUnreachable(err):
 		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running: %w",
 			s.at(), what, bucket, unwrapNet(err))
@@ -94,8 +123,8 @@ func (s *Store) explainBucket(err error, what string) error {
 
 // CheckBucket makes sure the bucket exists and the credentials may use it,
 // with one HeadBucket request. A HEAD answer carries no error code, so a
-// refusal is asked again with a one-key listing, whose answer says whether
-// the key, the secret or a permission is wrong.
+// refusal or a not-found is asked again with a one-key listing, whose answer
+// says whether the bucket, the key, the secret or a permission is wrong.
 func (s *Store) CheckBucket(ctx context.Context) error {
 	if err := s.checkCredentials(ctx); err != nil {
 		return err
@@ -104,17 +133,18 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if _, status := apiError(err); status == 403 || status == 400 {
+	// Some servers (versitygw) answer an unknown access key with 404 too.
+	if _, status := APIError(err); status == 403 || status == 400 || status == 404 {
 		_, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 			Bucket: &s.loc.Bucket, Prefix: &s.loc.Prefix, MaxKeys: aws.Int32(1),
 		})
 		if lerr != nil {
-			if code, _ := apiError(lerr); code != "" {
+			if code, _ := APIError(lerr); code != "" {
 				err = lerr
 			}
 		}
 	}
-	return s.explainBucket(err, "reach bucket")
+	return s.explainBucket(err, "check bucket")
 }
 
 // Versioning returns the bucket's versioning status: "Enabled",
@@ -140,7 +170,7 @@ func (s *Store) LifecycleRules(ctx context.Context) ([]types.LifecycleRule, erro
 	}
 	out, err := s.client.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: &s.loc.Bucket})
 	if err != nil {
-		if code, _ := apiError(err); code == "NoSuchLifecycleConfiguration" {
+		if code, _ := APIError(err); code == "NoSuchLifecycleConfiguration" {
 			return nil, fmt.Errorf("bucket %s has no lifecycle rules: %w", s.loc.Bucket, ErrNoConfiguration)
 		}
 		return nil, s.explainBucket(err, "read the lifecycle rules of")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"io/fs"
 	"regexp"
 	"strings"
@@ -131,9 +130,9 @@ func (s *Store) Delete(ctx context.Context, oid string) error {
 		return err
 	}
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.Key(oid))})
-	if code, status := apiError(err); status == 403 {
-		return fmt.Errorf("access denied deleting %s (%s): check that the AWS credentials from %s may delete objects (s3:DeleteObject) under s3://%s/%s: %w",
-			s.Locate(oid), codeOr(code, status), s.sourceOr(), s.loc.Bucket, s.loc.Prefix, fs.ErrPermission)
+	if code, status := APIError(err); status == 403 {
+		return kinded(fs.ErrPermission, "access denied deleting %s (%s): check that the AWS credentials from %s may delete objects (s3:DeleteObject) under s3://%s/%s",
+			s.Locate(oid), codeOr(code, status), s.sourceOr(), s.loc.Bucket, s.loc.Prefix)
 	}
 	return s.explain(err, "delete", oid)
 }

@@ -128,8 +128,9 @@ func runVerify(c *cli.Context, v verifyRun) error {
 		return withCode(exitUsage, fmt.Errorf("could not check the bucket: %w", err))
 	}
 	if len(sum.Problems) > 0 {
-		// A HEAD answers 404 for a missing bucket too: tell the two apart.
-		if err := store.CheckBucket(ctx); errors.Is(err, fs.ErrNotExist) {
+		// A HEAD answers 404 for a missing bucket too, and some servers for
+		// an unknown access key: make sure the objects are what is missing.
+		if err := store.CheckBucket(ctx); err != nil {
 			return withCode(exitUsage, fmt.Errorf("could not check the bucket: %w", err))
 		}
 		nameOrigins(c, v.revs, sum.Problems)
