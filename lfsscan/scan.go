@@ -57,6 +57,10 @@ var (
 	// Everything is every ref git knows (stash and notes included) and HEAD,
 	// even when detached: the widest notion of "still referenced".
 	Everything = []string{"--all", "HEAD"}
+	// Unpublished is what Everything reaches beyond Published and HEAD: the
+	// stash, notes and other refs outside refs/heads, refs/tags and
+	// refs/remotes.
+	Unpublished = []string{"--all", "--not", "--branches", "--tags", "--remotes", "HEAD"}
 )
 
 // Options say which repository and which part of its history to scan.
@@ -102,7 +106,7 @@ func Scan(ctx context.Context, o Options) ([]Pointer, error) {
 }
 
 // selections are the only option-like arguments Revs may carry.
-var selections = map[string]bool{"--branches": true, "--tags": true, "--remotes": true, "--all": true}
+var selections = map[string]bool{"--branches": true, "--tags": true, "--remotes": true, "--all": true, "--not": true}
 
 func checkRevs(revs []string) error {
 	for _, r := range revs {

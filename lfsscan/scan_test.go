@@ -109,6 +109,7 @@ func TestScan(t *testing.T) {
 	a1, a2 := lfsObject("a, first version"), lfsObject("a, second version")
 	b, c, d := lfsObject("b content"), lfsObject("c on a topic branch"), lfsObject("d only in a tag")
 	e := lfsObject("e only on a remote-tracking branch")
+	f := lfsObject("f only under refs/custom")
 	r := newRepo(t)
 	ctx := context.Background()
 
@@ -138,6 +139,10 @@ func TestScan(t *testing.T) {
 	r.write("remote/e.bin", e.pointer)
 	r.commit("remote")
 	r.git("update-ref", "refs/remotes/origin/other", "HEAD")
+	// A ref outside branches, tags and remotes (as the stash is) with f.
+	r.write("kept/f.bin", f.pointer)
+	r.commit("kept")
+	r.git("update-ref", "refs/custom/kept", "HEAD")
 	r.git("checkout", "-q", "main")
 
 	tests := []struct {
@@ -166,6 +171,14 @@ func TestScan(t *testing.T) {
 		{"published tips", Options{Revs: Published, Mode: Tips}, []found{
 			{a2.oid, a2.size, "copy/a.bin"}, {a1.oid, a1.size, "data/a.bin"}, {b.oid, b.size, "data/b.bin"},
 			{e.oid, e.size, "remote/e.bin"}, {d.oid, d.size, "tagged/d.bin"}, {c.oid, c.size, "topic/c.bin"},
+		}},
+		{"unpublished refs", Options{Revs: Unpublished}, []found{
+			{f.oid, f.size, "kept/f.bin"},
+		}},
+		{"every ref", Options{Revs: Everything}, []found{
+			{a2.oid, a2.size, "copy/a.bin"}, {a1.oid, a1.size, "data/a.bin"}, {b.oid, b.size, "data/b.bin"},
+			{f.oid, f.size, "kept/f.bin"}, {e.oid, e.size, "remote/e.bin"}, {d.oid, d.size, "tagged/d.bin"},
+			{c.oid, c.size, "topic/c.bin"},
 		}},
 	}
 	for _, tt := range tests {
@@ -199,7 +212,7 @@ func TestScanBlobAndPath(t *testing.T) {
 
 func TestScanEmptyRepository(t *testing.T) {
 	r := newRepo(t)
-	for _, revs := range [][]string{Current, Published, Everything} {
+	for _, revs := range [][]string{Current, Published, Everything, Unpublished} {
 		got, err := Scan(context.Background(), Options{Dir: r.dir, Revs: revs})
 		if err != nil || len(got) != 0 {
 			t.Errorf("Scan(%v) in an empty repository = %v, %v; want nothing, no error", revs, got, err)
