@@ -94,7 +94,7 @@ func TestMakePlan(t *testing.T) {
 		return out
 	}
 	got := struct {
-		Listed, Referenced int
+		Listed, Referenced  int
 		Bytes, GarbageBytes int64
 		Missing             []string
 		Young, Foreign      []string
