@@ -132,3 +132,60 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+// fastSchemas are the schemas FuzzFastPath checks instances against.
+var fastSchemas = []string{
+	fuzzSchema,
+	`{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["a"],
+	  "properties": {"a": {"type": "integer", "minimum": 0, "exclusiveMaximum": 100},
+	    "b": {"type": ["string", "null"], "minLength": 2, "maxLength": 4, "pattern": "^[a-zé]+$"},
+	    "c": {"enum": ["x", 1, true, null]}, "d": {"const": 2.5}, "e": {"$ref": "#/$defs/e"},
+	    "f": {"type": "array", "items": {"type": "number", "maximum": 1e3}, "minItems": 1, "maxItems": 3},
+	    "g": {"format": "date-time"}, "h": {"anyOf": [{"type": "string"}, {"type": "number", "minimum": 5}]}},
+	  "patternProperties": {"^x-": {"type": "boolean"}}, "additionalProperties": false, "maxProperties": 8,
+	  "$defs": {"e": {"type": "object", "properties": {"e": {"$ref": "#/$defs/e"}}, "additionalProperties": {"type": "integer"}}}}`,
+	`{"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"n": {"type": "number", "minimum": -1.5}},
+	  "type": "object", "properties": {"a": {"$ref": "#/definitions/n", "type": "string"}, "b": {"allOf": [{"maximum": 3}, {"minimum": 1}]}},
+	  "required": ["a"]}`,
+	`{"type": "array", "items": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}}`,
+	`true`,
+	`false`,
+}
+
+// FuzzFastPath checks the fast path against the full validator: whatever it
+// certifies valid must parse and pass the full validation.
+func FuzzFastPath(f *testing.F) {
+	seeds := []string{
+		`{"a": 1, "b": "ab", "c": "x", "d": 2.5, "e": {"e": {"z": 1}}, "f": [1, 2.5], "g": "2026-11-26T10:00:00Z", "h": 7, "x-y": true}`,
+		`{"a": 99, "b": null}`, `{"a": 100}`, `{"a": 1.0}`, `{"a": "1"}`, `[{"id": 1}, {"id": 2}]`, `{"a": -1.5, "b": 2}`,
+		`{"a": 1, "a": 2}`, `{"a": 1e400}`, `{"a": 0, "b": "\u00e9\u00e9"}`, `{"a":1,"f":[]}`, `{"a": 5, "g": "2026-02-30T00:00:00Z"}`,
+	}
+	for i, s := range seeds {
+		f.Add([]byte(s), uint8(i))
+	}
+	compiled := make([]*Schema, len(fastSchemas))
+	for i, text := range fastSchemas {
+		sch, err := CompileSchema("fast.json", func(string) ([]byte, error) { return []byte(text), nil })
+		if err != nil {
+			f.Fatalf("schema %d: %v", i, err)
+		}
+		if sch.fast == nil {
+			f.Fatalf("schema %d: no fast path", i)
+		}
+		compiled[i] = sch
+	}
+	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
+		sch := compiled[int(which)%len(compiled)]
+		fv := &fastValidator{root: sch.fast}
+		if !fv.valid(data) {
+			return
+		}
+		v, err := parseJSON(data)
+		if err != nil {
+			t.Fatalf("fast path accepts %q, which does not parse: %v", data, err)
+		}
+		if probs := sch.validate(1, v); len(probs) > 0 {
+			t.Fatalf("fast path accepts %q against schema %d; the full validator says %v", data, int(which)%len(compiled), probs)
+		}
+	})
+}

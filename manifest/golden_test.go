@@ -51,7 +51,7 @@ var goldenCases = []goldenCase{
 }
 
 // render runs one case and formats the text and JSON outputs.
-func (c goldenCase) render(t *testing.T, jobs int) string {
+func (c goldenCase) render(t *testing.T, jobs int, noFast bool) string {
 	t.Helper()
 	sch, err := CompileSchema(filepath.Join("testdata", "schemas", c.schema), os.ReadFile)
 	if err != nil {
@@ -64,6 +64,7 @@ func (c goldenCase) render(t *testing.T, jobs int) string {
 	defer f.Close()
 	opt := c.opt
 	opt.Jobs = jobs
+	opt.NoFastPath = noFast
 	rep, err := Validate(context.Background(), f, c.file, sch, c.cfg, opt)
 	if err != nil {
 		return "-- error --\n" + err.Error() + "\n"
@@ -87,7 +88,7 @@ func (c goldenCase) render(t *testing.T, jobs int) string {
 func TestGolden(t *testing.T) {
 	for _, c := range goldenCases {
 		t.Run(c.name, func(t *testing.T) {
-			got := c.render(t, 1)
+			got := c.render(t, 1, false)
 			path := filepath.Join("testdata", "golden", c.name+".txt")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -107,18 +108,22 @@ func TestGolden(t *testing.T) {
 }
 
 // TestParallelOrder checks that many workers and tiny batches give exactly
-// the output of one worker.
+// the output of one worker, and that the fast path changes nothing.
 func TestParallelOrder(t *testing.T) {
 	saved := batchRecords
 	defer func() { batchRecords = saved }()
 	for _, c := range goldenCases {
 		batchRecords = saved
-		want := c.render(t, 1)
+		want := c.render(t, 1, false)
 		for _, size := range []int{1, 2, 3} {
 			batchRecords = size
-			if got := c.render(t, 4); got != want {
+			if got := c.render(t, 4, false); got != want {
 				t.Errorf("%s with batches of %d and 4 workers (-want +got):\n%s", c.name, size, cmp.Diff(want, got))
 			}
+		}
+		batchRecords = saved
+		if got := c.render(t, 2, true); got != want {
+			t.Errorf("%s without the fast path (-want +got):\n%s", c.name, cmp.Diff(want, got))
 		}
 	}
 }

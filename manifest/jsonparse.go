@@ -312,9 +312,18 @@ func hex4(b []byte, i int) (rune, bool) {
 // number parses a JSON number at pos, following the grammar exactly.
 func (p *parser) number() (any, error) {
 	start := p.pos
+	if !p.scanNumber() {
+		return nil, p.errorf("unexpected %s in number, want a digit", p.describe())
+	}
+	return json.Number(p.data[start:p.pos]), nil
+}
+
+// scanNumber moves past a JSON number at pos. On failure pos is left at the
+// offending byte.
+func (p *parser) scanNumber() bool {
 	i := p.pos
 	d := p.data
-	if d[i] == '-' {
+	if i < len(d) && d[i] == '-' {
 		i++
 	}
 	switch {
@@ -326,13 +335,13 @@ func (p *parser) number() (any, error) {
 		}
 	default:
 		p.pos = i
-		return nil, p.errorf("unexpected %s in number, want a digit", p.describe())
+		return false
 	}
 	if i < len(d) && d[i] == '.' {
 		i++
 		if i >= len(d) || d[i] < '0' || d[i] > '9' {
 			p.pos = i
-			return nil, p.errorf("unexpected %s after decimal point, want a digit", p.describe())
+			return false
 		}
 		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
 			i++
@@ -345,14 +354,14 @@ func (p *parser) number() (any, error) {
 		}
 		if i >= len(d) || d[i] < '0' || d[i] > '9' {
 			p.pos = i
-			return nil, p.errorf("unexpected %s in exponent, want a digit", p.describe())
+			return false
 		}
 		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
 			i++
 		}
 	}
 	p.pos = i
-	return json.Number(d[start:i]), nil
+	return true
 }
 
 // lineCol turns a byte offset in data into a 1-based line and column

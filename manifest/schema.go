@@ -30,7 +30,8 @@ type Schema struct {
 	// order, so that a change to any referenced file changes it.
 	Digest string
 
-	sch *jsonschema.Schema
+	sch  *jsonschema.Schema
+	fast *fastNode // nil when the fast path does not apply
 }
 
 // CompileSchema reads and compiles the JSON Schema at path, following `$ref`s
@@ -50,6 +51,7 @@ func CompileSchema(path string, read ReadFunc) (*Schema, error) {
 func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Schema, error) {
 	path := name(abs)
 	h := sha256.New()
+	var rootDoc any
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
@@ -75,13 +77,20 @@ func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Sc
 			}
 			return nil, fmt.Errorf("%s:%d:%d: malformed JSON: %v", name(filepath.FromSlash(pu.Path)), line, col, err)
 		}
+		if filepath.FromSlash(pu.Path) == abs {
+			rootDoc = doc
+		}
 		return doc, nil
 	}))
 	sch, err := c.Compile(abs)
 	if err != nil {
 		return nil, fmt.Errorf("schema %s: %s", path, schemaErrorText(err, name))
 	}
-	return &Schema{Path: path, Digest: hex.EncodeToString(h.Sum(nil)), sch: sch}, nil
+	s := &Schema{Path: path, Digest: hex.EncodeToString(h.Sum(nil)), sch: sch}
+	if rootDoc != nil {
+		s.fast = newFastSchema(rootDoc)
+	}
+	return s, nil
 }
 
 // schemaErrorText flattens the library's nested errors into one line.

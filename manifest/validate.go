@@ -23,6 +23,9 @@ type Options struct {
 	MaxProblems int
 	// Jobs is the number of parse-and-validate workers; 0 means one per CPU.
 	Jobs int
+	// NoFastPath sends every record through the full validator, for tests
+	// and benchmarks of the fast path.
+	NoFastPath bool
 }
 
 // Report is the outcome of validating one manifest.
@@ -91,7 +94,10 @@ func Validate(ctx context.Context, src io.Reader, name string, sch *Schema, cfg 
 	}
 	rep.Format = format
 
-	c := &checker{sch: sch}
+	c := &checker{sch: sch, fast: sch.fast}
+	if opt.NoFastPath {
+		c.fast = nil
+	}
 	var rr recordReader
 	switch format {
 	case FormatCSV:
@@ -175,6 +181,7 @@ func sniff(br *bufio.Reader, fallback Format) Format {
 // once built.
 type checker struct {
 	sch          *Schema
+	fast         *fastNode
 	header       []string    // CSV header
 	kinds        []fieldKind // CSV column typing
 	hasID        bool
@@ -261,10 +268,14 @@ func run(ctx context.Context, rr recordReader, c *checker, rep *Report, opt Opti
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var fv *fastValidator
+			if c.fast != nil {
+				fv = &fastValidator{root: c.fast}
+			}
 			for b := range jobs {
 				res := batchResult{seq: b.seq, records: len(b.recs)}
 				for i := range b.recs {
-					if r, ok := c.check(&b.recs[i]); ok {
+					if r, ok := c.check(&b.recs[i], fv); ok {
 						res.recs = append(res.recs, r)
 					}
 				}
@@ -339,12 +350,29 @@ func (c *checker) collect(r *recResult, ids map[[2]uint64]int32, rep *Report, op
 }
 
 // check parses and validates one record. It reports false when there is
-// nothing to pass on to the collector.
-func (c *checker) check(rec *rawRecord) (recResult, bool) {
+// nothing to pass on to the collector. fv, when not nil, is the worker's
+// fast-path validator.
+func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 	res := recResult{line: rec.line}
 	if rec.problem != nil {
 		res.problems = []Problem{*rec.problem}
 		return res, true
+	}
+	if fv != nil && rec.data != nil && fv.valid(rec.data) {
+		// Certainly valid: only the cross-record checks are left, on the
+		// few fields they name.
+		c.crossChecks(&res, func(toks []string) (any, bool) {
+			raw, ok := fv.rawLookup(rec.data, toks)
+			if !ok {
+				return nil, false
+			}
+			v, err := parseJSON(raw)
+			return v, err == nil
+		})
+		if len(res.problems) > 1 {
+			res.problems = sortProblems(res.problems)
+		}
+		return res, res.hasID || len(res.problems) > 0
 	}
 	var v any
 	if rec.fields != nil {
@@ -377,8 +405,18 @@ func (c *checker) check(rec *rawRecord) (recResult, bool) {
 		}
 	}
 	res.problems = c.sch.validate(rec.line, v)
+	c.crossChecks(&res, func(toks []string) (any, bool) { return lookup(v, toks) })
+	if len(res.problems) > 1 {
+		res.problems = sortProblems(res.problems)
+	}
+	return res, res.hasID || len(res.problems) > 0
+}
+
+// crossChecks checks the reference fields and extracts the id, finding
+// fields with get.
+func (c *checker) crossChecks(res *recResult, get func(toks []string) (any, bool)) {
 	for i, toks := range c.refs {
-		rv, ok := lookup(v, toks)
+		rv, ok := get(toks)
 		if !ok {
 			continue // presence is the schema's business
 		}
@@ -390,31 +428,28 @@ func (c *checker) check(rec *rawRecord) (recResult, bool) {
 			msg = checkRef(s)
 		}
 		if msg != "" {
-			res.problems = append(res.problems, Problem{Line: rec.line, Pointer: c.refPtrs[i], Message: msg, Value: shortValue(rv)})
+			res.problems = append(res.problems, Problem{Line: res.line, Pointer: c.refPtrs[i], Message: msg, Value: shortValue(rv)})
 		}
 	}
-	if c.hasID {
-		idv, ok := lookup(v, c.id)
-		var key string
-		switch x := idv.(type) {
-		case string:
-			key = "s" + x
-		case json.Number:
-			key = "n" + string(x)
-		}
-		switch {
-		case !ok:
-			res.problems = append(res.problems, Problem{Line: rec.line, Pointer: c.idPtr, Message: "missing id"})
-		case key == "":
-			res.problems = append(res.problems, Problem{Line: rec.line, Pointer: c.idPtr, Message: "id must be a string or a number", Value: shortValue(idv)})
-		default:
-			res.hasID = true
-			res.idValue = idv
-			res.idKey = [2]uint64{maphash.String(c.seed1, key), maphash.String(c.seed2, key)}
-		}
+	if !c.hasID {
+		return
 	}
-	if len(res.problems) > 1 {
-		res.problems = sortProblems(res.problems)
+	idv, ok := get(c.id)
+	var key string
+	switch x := idv.(type) {
+	case string:
+		key = "s" + x
+	case json.Number:
+		key = "n" + string(x)
 	}
-	return res, res.hasID || len(res.problems) > 0
+	switch {
+	case !ok:
+		res.problems = append(res.problems, Problem{Line: res.line, Pointer: c.idPtr, Message: "missing id"})
+	case key == "":
+		res.problems = append(res.problems, Problem{Line: res.line, Pointer: c.idPtr, Message: "id must be a string or a number", Value: shortValue(idv)})
+	default:
+		res.hasID = true
+		res.idValue = idv
+		res.idKey = [2]uint64{maphash.String(c.seed1, key), maphash.String(c.seed2, key)}
+	}
 }
