@@ -544,20 +544,29 @@ func (e *env) checkLifecycle(ctx context.Context) Result {
 		return warn("", "cannot check: %v", err)
 	}
 	prefix := e.loc.ObjectsPrefix()
+	if r, ok := abortRule(rules, prefix); ok {
+		return pass("rule %q aborts incomplete multipart uploads after %d days",
+			aws.ToString(r.ID), aws.ToInt32(r.AbortIncompleteMultipartUpload.DaysAfterInitiation))
+	}
+	return warn(fmt.Sprintf("aws s3api put-bucket-lifecycle-configuration --bucket %s --lifecycle-configuration "+
+		`'{"Rules":[{"ID":"abort-incomplete-multipart","Status":"Enabled","Filter":{"Prefix":""},"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7}}]}'`+
+		"\n(this replaces the bucket's lifecycle rules: merge it into any you have)", e.loc.Bucket),
+		"no lifecycle rule aborts incomplete multipart uploads under %s: parts of interrupted uploads stay stored, and billed, forever", prefix)
+}
+
+// abortRule returns the first enabled rule that aborts incomplete multipart
+// uploads of keys under prefix.
+func abortRule(rules []types.LifecycleRule, prefix string) (types.LifecycleRule, bool) {
 	for _, r := range rules {
 		if r.Status != types.ExpirationStatusEnabled || r.AbortIncompleteMultipartUpload == nil ||
 			r.AbortIncompleteMultipartUpload.DaysAfterInitiation == nil {
 			continue
 		}
 		if strings.HasPrefix(prefix, rulePrefix(r)) {
-			return pass("rule %q aborts incomplete multipart uploads after %d days",
-				aws.ToString(r.ID), aws.ToInt32(r.AbortIncompleteMultipartUpload.DaysAfterInitiation))
+			return r, true
 		}
 	}
-	return warn(fmt.Sprintf("aws s3api put-bucket-lifecycle-configuration --bucket %s --lifecycle-configuration "+
-		`'{"Rules":[{"ID":"abort-incomplete-multipart","Status":"Enabled","Filter":{"Prefix":""},"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7}}]}'`+
-		"\n(this replaces the bucket's lifecycle rules: merge it into any you have)", e.loc.Bucket),
-		"no lifecycle rule aborts incomplete multipart uploads under %s: parts of interrupted uploads stay stored, and billed, forever", prefix)
+	return types.LifecycleRule{}, false
 }
 
 // rulePrefix returns the key prefix a lifecycle rule applies to.
@@ -571,5 +580,6 @@ func rulePrefix(r types.LifecycleRule) string {
 		}
 		return ""
 	}
+	//lint:ignore SA1019 rules written before filters existed still carry only this prefix
 	return aws.ToString(r.Prefix)
 }
