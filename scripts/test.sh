@@ -19,6 +19,7 @@ source scripts/setup.sh
 # Short fuzz runs, one "PACKAGE:FuzzName" per entry, for example "./transfer:FuzzDecodeRequest".
 # Package owners add their targets here; each runs for FUZZ_TIME.
 FUZZ_TARGETS=(
+	"./transfer:FuzzServe"
 )
 FUZZ_TIME=${FUZZ_TIME:-10s}
 
