@@ -153,7 +153,7 @@ func scan(ctx context.Context, dir string, revListArgs []string, progress func(i
 	var revListErr bytes.Buffer
 	revList.Stderr = &revListErr
 
-	check := gitCmd(ctx, dir, "cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)")
+	check := gitCmd(ctx, dir, "cat-file", "--buffer", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)")
 	check.Stdin = pr
 	checkOut, err := check.StdoutPipe()
 	if err != nil {
@@ -164,7 +164,7 @@ func scan(ctx context.Context, dir string, revListArgs []string, progress func(i
 	var checkErr bytes.Buffer
 	check.Stderr = &checkErr
 
-	batch := gitCmd(ctx, dir, "cat-file", "--batch")
+	batch := gitCmd(ctx, dir, "cat-file", "--buffer", "--batch")
 	batchIn, err := batch.StdinPipe()
 	if err != nil {
 		pr.Close()
