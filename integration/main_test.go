@@ -208,8 +208,8 @@ func (h *harness) setupOldClient(pinned string) error {
 func (h *harness) close(failed bool) {
 	if h.gw != nil {
 		h.gw.stop()
-		if failed {
-			fmt.Fprintf(os.Stderr, "--- versitygw log (tail) ---\n%s\n", h.gw.logTail())
+		if tail := h.gw.logTail(); failed && strings.TrimSpace(tail) != "" {
+			fmt.Fprintf(os.Stderr, "--- versitygw log (tail) ---\n%s\n", tail)
 		}
 	}
 	os.RemoveAll(h.tmp)
