@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables set here are for the scripts that source it
 # scripts/setup.sh: helpers shared by test.sh, demo.sh and benchmarks. Source it, don't run it:
 #
 #   source scripts/setup.sh
@@ -63,11 +63,12 @@ pinned_git_lfs_version() {
 	awk '$1 == "github.com/git-lfs/git-lfs/v3" { print $2; exit }' "$DATALFS_ROOT/go.mod"
 }
 
-# _install_tool NAME WANT MODULE BUILD...: unless $DATALFS_CACHE/bin/NAME has MODULE at version
-# WANT, run BUILD with OUT set to a temp path, then move the result into place.
+# _install_tool NAME WANT MODULE BUILD [ARG...]: unless $DATALFS_CACHE/bin/NAME has MODULE at
+# version WANT, run `BUILD OUT ARG...`, which must write the binary to the temp path OUT, then move it
+# into place and check it.
 _install_tool() {
-	local name=$1 want=$2 module=$3
-	shift 3
+	local name=$1 want=$2 module=$3 build=$4
+	shift 4
 	local bin=$DATALFS_CACHE/bin/$name
 	if [[ -x $bin && $(module_version "$bin" "$module") == "$want" ]]; then
 		return 0
@@ -75,7 +76,7 @@ _install_tool() {
 	mkdir -p "$DATALFS_CACHE/bin"
 	local out=$bin.tmp.$$ start=$SECONDS
 	log "building $name $want into $DATALFS_CACHE/bin (first time only; up to a few minutes)"
-	if ! OUT=$out "$@"; then
+	if ! "$build" "$out" "$@"; then
 		rm -f "$out"
 		die "building $name $want failed"
 	fi
@@ -86,14 +87,26 @@ _install_tool() {
 	log "built $name $want in $((SECONDS - start)) s"
 }
 
+# _go_install OUT PACKAGE@VERSION: go install into a temp GOBIN, then move the binary to OUT.
+_go_install() {
+	local gobin name=${2%@*}
+	gobin=$(mktemp -d)
+	GOBIN=$gobin go install "$2" && mv "$gobin/${name##*/}" "$1"
+	local status=$?
+	rm -rf "$gobin"
+	return $status
+}
+
+# _build_git_lfs OUT: git-lfs at the version this module's go.mod requires, with its go.sum.
+_build_git_lfs() { (cd "$DATALFS_ROOT" && go build -o "$1" github.com/git-lfs/git-lfs/v3); }
+
 # ensure_git_lfs: git-lfs at the version go.mod pins, built from this module's dependency graph.
 # Sets GIT_LFS_BIN.
 ensure_git_lfs() {
 	local want
 	want=$(pinned_git_lfs_version)
 	[[ -n $want ]] || die "go.mod does not require github.com/git-lfs/git-lfs/v3"
-	_install_tool git-lfs "$want" github.com/git-lfs/git-lfs/v3 \
-		bash -c 'cd "$1" && go build -o "$OUT" github.com/git-lfs/git-lfs/v3' _ "$DATALFS_ROOT"
+	_install_tool git-lfs "$want" github.com/git-lfs/git-lfs/v3 _build_git_lfs
 	GIT_LFS_BIN=$DATALFS_CACHE/bin/git-lfs
 	local v
 	v=$("$GIT_LFS_BIN" version) || die "$GIT_LFS_BIN version failed"
@@ -103,16 +116,14 @@ ensure_git_lfs() {
 # ensure_versitygw: the versitygw S3 gateway. Sets VERSITYGW_BIN.
 ensure_versitygw() {
 	_install_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw \
-		bash -c 'd=$(mktemp -d) && GOBIN=$d go install "$1" && mv "$d/versitygw" "$OUT"; s=$?; rm -rf "$d"; exit $s' \
-		_ "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+		_go_install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 	VERSITYGW_BIN=$DATALFS_CACHE/bin/versitygw
 }
 
 # ensure_staticcheck: staticcheck, built by the Go toolchain in use. Sets STATICCHECK_BIN.
 ensure_staticcheck() {
 	_install_tool staticcheck "$STATICCHECK_VERSION" honnef.co/go/tools \
-		bash -c 'd=$(mktemp -d) && GOBIN=$d go install "$1" && mv "$d/staticcheck" "$OUT"; s=$?; rm -rf "$d"; exit $s' \
-		_ "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+		_go_install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 	STATICCHECK_BIN=$DATALFS_CACHE/bin/staticcheck
 }
 
@@ -129,12 +140,12 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # connections. Sets VGW_ENDPOINT, VGW_ACCESS_KEY, VGW_SECRET_KEY and VGW_PID; the server is stopped
 # when the script exits. The keys reach the server through its environment, not its command line.
 start_versitygw() {
-	local dir=$1 port attempt deadline
+	local dir=$1 port deadline
 	[[ -n ${VERSITYGW_BIN:-} ]] || die "start_versitygw: call ensure_versitygw first"
 	mkdir -p "$dir/root" "$dir/versions"
 	VGW_ACCESS_KEY=$(random_hex 10)
 	VGW_SECRET_KEY=$(random_hex 20)
-	for attempt in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		port=$((20000 + RANDOM % 40000))
 		port_open "$port" && continue
 		ROOT_ACCESS_KEY_ID=$VGW_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$VGW_SECRET_KEY \

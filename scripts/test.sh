@@ -40,9 +40,12 @@ ensure_old_git_lfs() {
 	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
 		log "installing Debian's git-lfs package (the old client) with apt-get"
 		# Bounded: a stuck mirror must not hang CI.
-		timeout 300 apt-get update -qq >/dev/null &&
-			DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends git-lfs >/dev/null ||
+		if ! timeout 300 apt-get update -qq >/dev/null; then
+			die "apt-get update failed"
+		fi
+		if ! DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends git-lfs >/dev/null; then
 			die "apt-get could not install git-lfs"
+		fi
 		[[ -x $OLD_GIT_LFS_BIN ]] || die "apt-get installed git-lfs but $OLD_GIT_LFS_BIN is missing"
 	else
 		log "warning: Debian's git-lfs is not installed and this is not root with apt-get: old-client tests will skip"
