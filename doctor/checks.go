@@ -468,6 +468,7 @@ func (e *env) checkWrite(ctx context.Context) Result {
 // buffer is a fixed-size io.WriterAt in memory.
 type buffer []byte
 
+// WriteAt copies p into the buffer at off.
 func (b buffer) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(p)) > int64(len(b)) {
 		return 0, fmt.Errorf("write of %d bytes at %d past the end of %d", len(p), off, len(b))

@@ -27,6 +27,7 @@ const (
 	Skip
 )
 
+// String returns PASS, WARN, FAIL or SKIP.
 func (s Status) String() string {
 	switch s {
 	case Pass:
@@ -43,6 +44,7 @@ func (s Status) String() string {
 
 // Result is what one check found.
 type Result struct {
+	// Status is the verdict.
 	Status Status
 	// Message says what was found, in one line, without secrets.
 	Message string
@@ -64,6 +66,7 @@ type Check struct {
 
 // Report is the result of one named check.
 type Report struct {
+	// Name is the check's name.
 	Name string
 	Result
 }

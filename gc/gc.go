@@ -42,9 +42,10 @@ type Refs struct {
 
 // Plan sorts every object under the prefix.
 type Plan struct {
-	// Listed counts the objects under the prefix, and Bytes their size.
+	// Listed counts the objects under the prefix.
 	Listed int
-	Bytes  int64
+	// Bytes is the size of the listed objects.
+	Bytes int64
 	// Referenced counts the listed objects that Refs refers to.
 	Referenced int
 	// Missing are needed objects that the bucket lacks, or holds with

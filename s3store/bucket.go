@@ -57,7 +57,10 @@ type kindError struct {
 	kind error
 }
 
-func (e *kindError) Error() string        { return e.msg }
+// Error returns the message, which already names the kind.
+func (e *kindError) Error() string { return e.msg }
+
+// Is reports whether target is the error's kind.
 func (e *kindError) Is(target error) bool { return target == e.kind }
 
 func kinded(kind error, format string, args ...any) error {

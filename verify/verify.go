@@ -53,6 +53,7 @@ const (
 	BadChecksum
 )
 
+// String describes the state in words: present, missing, wrong size, bad checksum.
 func (s State) String() string {
 	switch s {
 	case Present:
@@ -70,6 +71,7 @@ func (s State) String() string {
 // Result is the outcome for one referenced object.
 type Result struct {
 	lfsscan.Pointer
+	// State is what the bucket holds for the pointer.
 	State State
 	// Stored is what the bucket holds (zero when Missing).
 	Stored s3store.ObjectInfo
@@ -191,6 +193,7 @@ type NoLocalCopyError struct {
 	Dir string
 }
 
+// Error says where the copy was looked for and what to do.
 func (e *NoLocalCopyError) Error() string {
 	return fmt.Sprintf("no local copy in %s: push it from a clone that has it (`git lfs fetch --all` there first if needed)", e.Dir)
 }
