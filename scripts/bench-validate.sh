@@ -6,8 +6,9 @@
 # Generates a SageMaker-style augmented manifest (source-ref, a label, <label>-metadata) with about
 # 1% bad records of nine kinds (wrong type, missing property, out of range, enum, pattern, extra
 # property, malformed JSON, ...), validates it with all three against the same draft 2020-12 schema
-# (scripts/bench/validate/schema.json), prints lines/s, wall time and peak memory (max RSS from
-# /usr/bin/time -v), and checks that all three found exactly the generator's bad line numbers.
+# (scripts/bench/validate/schema.json), prints wall time, CPU time (user + system, less sensitive to
+# other load on the machine), lines/s (by wall time) and peak memory (max RSS from /usr/bin/time -v),
+# and checks that all three found exactly the generator's bad line numbers.
 #
 #   scripts/bench-validate.sh                 # 1,000,000 lines (about 5 minutes on 2 cores)
 #   BENCH_LINES=200000 scripts/bench-validate.sh
@@ -54,7 +55,7 @@ EXPECTED=$(wc -l <"$WORK/expected.txt")
 
 # measure NAME CMD...: runs CMD under /usr/bin/time -v with stdout to $WORK/NAME.out and
 # records wall seconds and max RSS.
-declare -A SECS RSS
+declare -A SECS RSS CPU
 measure() {
 	local name=$1
 	shift
@@ -70,6 +71,7 @@ measure() {
 	fi
 	SECS[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {
 		n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$WORK/$name.time")
+	CPU[$name]=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$WORK/$name.time")
 	RSS[$name]=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/$name.time")
 }
 
@@ -86,8 +88,8 @@ for name in ajv python; do sort -un "$WORK/$name.out" >"$WORK/$name.lines"; done
 sort -un "$WORK/expected.txt" >"$WORK/expected.lines"
 
 printf '\n%s lines (%s MiB), %s bad records; %s cores; %s\n\n' "$LINES" "$SIZE_MB" "$EXPECTED" "$(nproc)" "$(date -u +%Y-%m-%d)"
-printf '| %-28s | %8s | %10s | %9s | %10s | %-10s |\n' tool seconds "lines/s" "peak MiB" "vs python" "bad lines"
-printf '|%s|%s|%s|%s|%s|%s|\n' ------------------------------ ---------- ------------ ----------- ------------ ------------
+printf '| %-28s | %8s | %8s | %10s | %9s | %10s | %-10s |\n' tool seconds "CPU s" "lines/s" "peak MiB" "vs python" "bad lines"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------------ ---------- ---------- ------------ ----------- ------------ ------------
 status=0
 for name in datalfs datalfs-1core ajv python; do
 	label=$name
@@ -98,7 +100,7 @@ for name in datalfs datalfs-1core ajv python; do
 	python) label="jsonschema $(python3 -c 'import importlib.metadata as m; print(m.version("jsonschema"))') (py)" ;;
 	esac
 	if cmp -s "$WORK/$name.lines" "$WORK/expected.lines"; then same="same"; else same="DIFFERENT"; status=1; fi
-	printf '| %-28s | %8s | %10s | %9s | %9sx | %-10s |\n' "$label" "${SECS[$name]}" \
+	printf '| %-28s | %8s | %8s | %10s | %9s | %9sx | %-10s |\n' "$label" "${SECS[$name]}" "${CPU[$name]}" \
 		"$(awk -v l="$LINES" -v s="${SECS[$name]}" 'BEGIN { printf "%.0f", l / s }')" "${RSS[$name]}" \
 		"$(awk -v p="${SECS[python]}" -v s="${SECS[$name]}" 'BEGIN { printf "%.1f", p / s }')" "$same"
 done
