@@ -87,8 +87,10 @@ func runManifestValidate(c *cli.Context) error {
 
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 	code := exitOK
+	checked := 0
 	var results []manifest.FileResult
 	err = manifest.Check(c.Context, req, func(rep *manifest.Report, err error) {
+		checked++
 		if err != nil {
 			code = exitUsage
 		} else if !rep.OK() && code == exitOK {
@@ -106,6 +108,9 @@ func runManifestValidate(c *cli.Context) error {
 	})
 	if err != nil {
 		return withCode(exitUsage, err)
+	}
+	if checked == 0 && len(req.Files) == 0 && !req.Staged && outFormat == "text" {
+		fmt.Fprintf(stderr, "datalfs: no tracked file is mapped to a schema; add a line like `data/*.jsonl manifest-schema=schemas/labels.json` to .gitattributes\n")
 	}
 	if outFormat == "json" {
 		if results == nil {
