@@ -60,7 +60,6 @@ type harness struct {
 // lfsClient is one git-lfs binary and the PATH directory that puts it, and
 // the agent, first.
 type lfsClient struct {
-	path    string
 	version string
 	binDir  string
 	old     bool
@@ -247,7 +246,7 @@ func (h *harness) newClient(name, path string, old bool) (*lfsClient, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s version printed %q, not git-lfs/X.Y.Z", path, out)
 	}
-	c := &lfsClient{path: path, version: string(m[1]), binDir: filepath.Join(h.tmp, "path-"+name), old: old}
+	c := &lfsClient{version: string(m[1]), binDir: filepath.Join(h.tmp, "path-"+name), old: old}
 	if err := os.MkdirAll(c.binDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create PATH directory: %w", err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 )
 
 // NewClient returns a path-style S3 client for endpoint (for example
@@ -66,7 +65,6 @@ func EnableVersioning(ctx context.Context, c *s3.Client, bucket string) error {
 type Object struct {
 	Key          string
 	Size         int64
-	ETag         string
 	VersionID    string // set in version listings only
 	DeleteMarker bool   // a version listing entry that hides the key
 }
@@ -88,7 +86,6 @@ func List(ctx context.Context, c *s3.Client, bucket, prefix string) ([]Object, e
 			objs = append(objs, Object{
 				Key:  aws.ToString(o.Key),
 				Size: aws.ToInt64(o.Size),
-				ETag: aws.ToString(o.ETag),
 			})
 		}
 	}
@@ -114,7 +111,6 @@ func ListVersions(ctx context.Context, c *s3.Client, bucket, prefix string) ([]O
 			objs = append(objs, Object{
 				Key:       aws.ToString(v.Key),
 				Size:      aws.ToInt64(v.Size),
-				ETag:      aws.ToString(v.ETag),
 				VersionID: aws.ToString(v.VersionId),
 			})
 		}
@@ -133,17 +129,4 @@ func ListVersions(ctx context.Context, c *s3.Client, bucket, prefix string) ([]O
 		return objs[i].VersionID < objs[j].VersionID
 	})
 	return objs, nil
-}
-
-// IsNotFound reports whether err is S3's answer for a missing key or bucket.
-func IsNotFound(err error) bool {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	switch apiErr.ErrorCode() {
-	case "NotFound", "NoSuchKey", "NoSuchBucket":
-		return true
-	}
-	return false
 }
