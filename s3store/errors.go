@@ -47,10 +47,13 @@ func (s *Store) explain(err error, op, oid string) error {
 	case code == "NoSuchBucket":
 		return fmt.Errorf("bucket %q does not exist%s: create it, or fix the LFS URL (lfs.url in .lfsconfig): %w",
 			s.loc.Bucket, s.at(), fs.ErrNotExist)
+	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound": // versitygw: unknown key, as a 404
+		return fmt.Errorf("access denied to %s (%s): the AWS access key from %s is unknown to the server; check AWS_ACCESS_KEY_ID or your profile: %w",
+			uri, code, s.sourceOr(), fs.ErrPermission)
 	case code == "NoSuchKey" || code == "NotFound" || status == 404:
 		return fmt.Errorf("object %s not found at %s: push it from a clone that has it, or run `datalfs verify`: %w",
 			oid, uri, fs.ErrNotExist)
-	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
+	case code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
 		code == "InvalidToken" || code == "ExpiredToken" || code == "AllPermissionsDenied" || status == 403:
 		return fmt.Errorf("access denied to %s (%s): check that the AWS credentials from %s are right and may %s objects under s3://%s/%s: %w",
 			uri, codeOr(code, status), s.sourceOr(), verb(op), s.loc.Bucket, s.loc.Prefix, fs.ErrPermission)

@@ -52,6 +52,10 @@ func ParseURL(raw string) (Location, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return Location{}, fmt.Errorf("LFS URL %q: remove the query or fragment", raw)
 	}
+	if strings.HasPrefix(u.Path, "//") {
+		// git-lfs turns lfs.url = s3://B/P into https://s3///B/P.
+		return Location{}, fmt.Errorf("LFS URL %q has an empty path segment before the bucket: %s", raw, urlHint)
+	}
 	host := strings.ToLower(u.Hostname())
 	path := strings.Trim(u.Path, "/")
 	var loc Location

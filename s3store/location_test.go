@@ -21,7 +21,7 @@ func TestParseURL(t *testing.T) {
 		{"https://s3.amazonaws.com/my-bucket", Location{Bucket: "my-bucket"}},
 		{"http://127.0.0.1:9000/bucket/repo", Location{Bucket: "bucket", Prefix: "repo", Endpoint: "http://127.0.0.1:9000"}},
 		{"https://minio.internal/bucket", Location{Bucket: "bucket", Endpoint: "https://minio.internal"}},
-		{"http://localhost:8333/bucket//", Location{Bucket: "bucket", Endpoint: "http://localhost:8333"}},
+		{"http://localhost:8333/bucket/", Location{Bucket: "bucket", Endpoint: "http://localhost:8333"}},
 	}
 	for _, tt := range tests {
 		got, err := ParseURL(tt.url)
@@ -45,6 +45,7 @@ func TestParseURLErrors(t *testing.T) {
 		{"http://127.0.0.1:9000/bucket/a/../b", `"..`},
 		{"http://127.0.0.1:9000/bucket/a//b", "empty"},
 		{"http://127.0.0.1:9000/bucket?x=1", "query"},
+		{"https://s3///bucket/prefix", "empty path segment"}, // what git-lfs makes of s3://bucket/prefix
 	}
 	for _, tt := range tests {
 		_, err := ParseURL(tt.url)

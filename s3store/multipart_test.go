@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -42,9 +43,9 @@ func TestMultipartResume(t *testing.T) {
 
 	s := newPartStore(t, srv, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	var sent int64
+	var sent atomic.Int64
 	err := s.Upload(ctx, oid, size, bytes.NewReader(data), func(n int64) {
-		if sent += n; sent >= 3*5<<20+1 {
+		if sent.Add(n) >= 3*5<<20+1 {
 			cancel() // the push is killed during the fourth part
 		}
 	})
@@ -60,15 +61,15 @@ func TestMultipartResume(t *testing.T) {
 	before := srv.Requests(mems3.UploadPart)
 
 	s = newPartStore(t, srv, 3) // a new process, other settings
-	var progress int64
-	if err := s.Upload(context.Background(), oid, size, bytes.NewReader(data), func(n int64) { progress += n }); err != nil {
+	var progress atomic.Int64   // parts report from several goroutines
+	if err := s.Upload(context.Background(), oid, size, bytes.NewReader(data), func(n int64) { progress.Add(n) }); err != nil {
 		t.Fatalf("resumed upload: %v", err)
 	}
 	if sentAgain := srv.Requests(mems3.UploadPart) - before; sentAgain != 6 {
 		t.Errorf("resumed upload sent %d parts, want 6 (3 of 9 were already stored)", sentAgain)
 	}
-	if progress != size {
-		t.Errorf("resumed upload progress = %d, want %d", progress, size)
+	if progress.Load() != size {
+		t.Errorf("resumed upload progress = %d, want %d", progress.Load(), size)
 	}
 	buf := make([]byte, 0, size)
 	out, err := srv.Client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("bucket"), Key: aws.String(s.Location().Key(oid))})

@@ -60,7 +60,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 	region := firstNonEmpty(opts.Region, loc.Region, cfg.Region)
 	if region == "" {
 		if loc.Endpoint == "" {
-			return nil, fmt.Errorf("no AWS region for bucket %s: set AWS_REGION, a region in your AWS profile, `git config datalfs.region REGION`, or use an LFS URL of the form https://%s.s3.REGION.amazonaws.com/...", loc.Bucket, loc.Bucket)
+			return nil, fmt.Errorf("no AWS region for bucket %s: set AWS_REGION, a region in your AWS profile, `git config datalfs.region REGION`, or name the region in the LFS URL (https://%s.s3.REGION.amazonaws.com/PREFIX)", loc.Bucket, loc.Bucket)
 		}
 		region = "us-east-1" // S3-compatible stores mostly ignore it, but signing needs one
 	}
