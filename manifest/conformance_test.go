@@ -114,7 +114,7 @@ func TestJSONSchemaTestSuite(t *testing.T) {
 					tests := arr[gi].(map[string]any)["tests"].([]any)
 					var fv *fastValidator
 					if sch.fast != nil {
-						fv = &fastValidator{root: sch.fast}
+						fv = newFastValidator(sch.fast)
 					}
 					for ti, tc := range g.Tests {
 						// The fast path may only ever call valid what is valid.

@@ -49,8 +49,8 @@ type fastNode struct {
 	enum    []fastConst // nil: no enum
 	hasEnum bool
 
-	minLen, maxLen int // -1: unset
-	pattern        *regexp.Regexp
+	minLen, maxLen int                // -1: unset
+	pattern        int                // 1 + index in fastSchema.progs; 0: none
 	format         *jsonschema.Schema // santhosh's own check, on the string only
 
 	min, max, exMin, exMax *fastBound
@@ -70,8 +70,15 @@ type fastNode struct {
 }
 
 type fastPattern struct {
-	re   *regexp.Regexp
+	prog int // index in fastSchema.progs
 	node *fastNode
+}
+
+// fastSchema is a compiled fast path: the root node and the patterns its
+// nodes use, which each worker matches with its own lazily built DFAs.
+type fastSchema struct {
+	root  *fastNode
+	progs []*asciiProg
 }
 
 // fastConst is a scalar constant: its JSON type and, for strings, the
@@ -92,6 +99,7 @@ type fastBound struct {
 
 // fastCompiler turns a schema document into fastNodes.
 type fastCompiler struct {
+	progs []*asciiProg
 	root  any
 	draft int
 	memo  map[string]*fastNode // by JSON pointer inside root
@@ -100,7 +108,7 @@ type fastCompiler struct {
 
 // annotations are keywords that never affect validity here.
 var annotations = map[string]bool{
-	"$schema": true, "$comment": true, "title": true, "description": true, "default": true,
+	"$comment": true, "title": true, "description": true, "default": true,
 	"examples": true, "deprecated": true, "readOnly": true, "writeOnly": true,
 	"$defs": true, "definitions": true, "contentEncoding": true, "contentMediaType": true,
 	"contentSchema": true, "$vocabulary": true,
@@ -110,7 +118,7 @@ var annotations = map[string]bool{
 
 // newFastSchema compiles the fast path for the schema document doc, or
 // returns nil when the document is outside what it handles.
-func newFastSchema(doc any) *fastNode {
+func newFastSchema(doc any) *fastSchema {
 	obj, isObj := doc.(map[string]any)
 	draft := 2020
 	if isObj {
@@ -122,7 +130,19 @@ func newFastSchema(doc any) *fastNode {
 		}
 	}
 	c := &fastCompiler{root: doc, draft: draft, memo: map[string]*fastNode{}, fmts: map[string]*jsonschema.Schema{}}
-	return c.compile(doc, "", true)
+	root := c.compile(doc, "", true)
+	return &fastSchema{root: root, progs: c.progs}
+}
+
+// pattern compiles a pattern as santhosh-tekuri's validator does (Go's
+// regexp) and returns its index.
+func (c *fastCompiler) pattern(s string) (int, bool) {
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return 0, false
+	}
+	c.progs = append(c.progs, newASCIIProg(re))
+	return len(c.progs) - 1, true
 }
 
 func draftVersion(uri string) int {
@@ -184,8 +204,8 @@ func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot 
 		}
 		ok := true
 		switch k {
-		case "$id":
-			ok = isRoot // a nested $id changes what references inside mean
+		case "$id", "$schema":
+			ok = isRoot // a nested resource: references inside mean something else
 		case "id":
 			ok = c.draft > 4 || isRoot // a keyword only in draft 4
 		case "$ref":
@@ -231,9 +251,9 @@ func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot 
 			}
 		case "pattern":
 			s, isStr := kv.(string)
-			re, err := regexp.Compile(s)
-			ok = isStr && err == nil
-			n.pattern = re
+			i, compiled := c.pattern(s)
+			ok = isStr && compiled
+			n.pattern = i + 1
 		case "format":
 			s, isStr := kv.(string)
 			ok = isStr && c.setFormat(n, s)
@@ -280,12 +300,12 @@ func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot 
 			m, isObj := kv.(map[string]any)
 			ok = isObj
 			for p, sub := range m {
-				re, err := regexp.Compile(p)
-				if err != nil {
+				i, compiled := c.pattern(p)
+				if !compiled {
 					ok = false
 					break
 				}
-				n.patternProps = append(n.patternProps, fastPattern{re, c.compile(sub, ptr+"/patternProperties/"+escapeToken(p), false)})
+				n.patternProps = append(n.patternProps, fastPattern{i, c.compile(sub, ptr+"/patternProperties/"+escapeToken(p), false)})
 			}
 		case "additionalProperties":
 			n.additional = c.compile(kv, ptr+"/additionalProperties", false)
@@ -336,11 +356,25 @@ func (c *fastCompiler) ref(v any) *fastNode {
 	if err != nil {
 		return nil
 	}
-	target, found := lookup(c.root, toks)
-	if !found {
-		return nil
+	// A target inside an embedded resource (a subschema with its own $id)
+	// resolves its own references against that resource: not handled.
+	cur := c.root
+	for _, t := range toks {
+		next, found := lookup(cur, []string{t})
+		if !found {
+			return nil
+		}
+		if m, isObj := next.(map[string]any); isObj {
+			if _, has := m["$id"]; has {
+				return nil
+			}
+			if _, has := m["id"]; has && c.draft == 4 {
+				return nil
+			}
+		}
+		cur = next
 	}
-	return c.compile(target, frag, frag == "")
+	return c.compile(cur, frag, frag == "")
 }
 
 func escapeToken(s string) string {
@@ -469,9 +503,25 @@ func toBound(v any) (*fastBound, bool) {
 // worker has its own).
 type fastValidator struct {
 	root    *fastNode
+	schema  *fastSchema
+	dfas    []*dfa // by pattern index, built on first use
 	data    []byte
 	pos     int
 	scratch []byte
+}
+
+func newFastValidator(s *fastSchema) *fastValidator {
+	return &fastValidator{root: s.root, schema: s, dfas: make([]*dfa, len(s.progs))}
+}
+
+// match reports whether pattern i matches s, as regexp.Match would.
+func (v *fastValidator) match(i int, s []byte) bool {
+	d := v.dfas[i]
+	if d == nil {
+		d = newDFA(v.schema.progs[i])
+		v.dfas[i] = d
+	}
+	return d.matchBytes(s)
 }
 
 // valid reports whether data is certainly one valid JSON value that
@@ -618,9 +668,9 @@ func (v *fastValidator) object(n *fastNode, depth int) bool {
 			handled = true
 		}
 		if len(n.patternProps) > 0 {
-			k := string(key) // key may point into scratch, which value() reuses
+			k := []byte(string(key)) // key may point into scratch, which value() reuses
 			for _, pp := range n.patternProps {
-				if pp.re.MatchString(k) {
+				if v.match(pp.prog, k) {
 					v.pos = valStart
 					if !v.value(pp.node, depth, 0) {
 						return false
@@ -704,7 +754,7 @@ func (v *fastValidator) str(n *fastNode) bool {
 			return false
 		}
 	}
-	if n.pattern != nil && !n.pattern.Match(s) {
+	if n.pattern != 0 && !v.match(n.pattern-1, s) {
 		return false
 	}
 	if n.hasEnum && !v.inEnum(n, fastConst{typ: tString, text: unsafeString(s)}) {

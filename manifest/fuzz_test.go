@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"regexp"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -176,7 +177,7 @@ func FuzzFastPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		sch := compiled[int(which)%len(compiled)]
-		fv := &fastValidator{root: sch.fast}
+		fv := newFastValidator(sch.fast)
 		if !fv.valid(data) {
 			return
 		}
@@ -186,6 +187,30 @@ func FuzzFastPath(f *testing.F) {
 		}
 		if probs := sch.validate(1, v); len(probs) > 0 {
 			t.Fatalf("fast path accepts %q against schema %d; the full validator says %v", data, int(which)%len(compiled), probs)
+		}
+	})
+}
+
+// FuzzDFA checks the fast path's pattern matcher against regexp.Match.
+func FuzzDFA(f *testing.F) {
+	for _, s := range [][2]string{
+		{`^s3://[a-z0-9.-]{3,63}/.+`, "s3://bucket/key"}, {`^labeling-job/[a-z0-9-]+$`, "labeling-job/x-1"},
+		{`^[0-9]{4}-[0-9]{2}$`, "2026-11"}, {`a|b*c$`, "xxbbc"}, {`(?i)abc`, "xABCx"}, {`^$`, ""}, {`$^`, ""},
+		{`x*`, ""}, {`^(ab)+$`, "ababa"}, {`[^a-z]`, "abc"}, {`.`, "\n"}, {`(?s).`, "\n"}, {`\bword\b`, "a word"},
+		{`^(?m)a$`, "b\na"}, {`é`, "é"}, {`k`, "K"}, {`(?i)k`, "K"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			return
+		}
+		d := newDFA(newASCIIProg(re))
+		for i := 0; i < 2; i++ { // the second time uses the states built the first
+			if got, want := d.matchBytes([]byte(s)), re.MatchString(s); got != want {
+				t.Fatalf("pattern %q on %q: dfa says %v, regexp %v", pattern, s, got, want)
+			}
 		}
 	})
 }

@@ -31,7 +31,7 @@ type Schema struct {
 	Digest string
 
 	sch  *jsonschema.Schema
-	fast *fastNode // nil when the fast path does not apply
+	fast *fastSchema // nil when the fast path does not apply
 }
 
 // CompileSchema reads and compiles the JSON Schema at path, following `$ref`s

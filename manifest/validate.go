@@ -181,7 +181,7 @@ func sniff(br *bufio.Reader, fallback Format) Format {
 // once built.
 type checker struct {
 	sch          *Schema
-	fast         *fastNode
+	fast         *fastSchema
 	header       []string    // CSV header
 	kinds        []fieldKind // CSV column typing
 	hasID        bool
@@ -270,7 +270,7 @@ func run(ctx context.Context, rr recordReader, c *checker, rep *Report, opt Opti
 			defer wg.Done()
 			var fv *fastValidator
 			if c.fast != nil {
-				fv = &fastValidator{root: c.fast}
+				fv = newFastValidator(c.fast)
 			}
 			for b := range jobs {
 				res := batchResult{seq: b.seq, records: len(b.recs)}
