@@ -64,6 +64,10 @@ const (
 	// StallBody forwards the request, sends After bytes of the response
 	// body, then holds the rest for Stall.
 	StallBody
+	// StallRequest forwards the request but stops reading its body after
+	// After bytes for Stall, as a server that stops accepting an upload:
+	// once the socket buffers fill, the client's writes block.
+	StallRequest
 )
 
 // Fault is one way to break a request. Build one with the functions below.
@@ -105,6 +109,11 @@ func StallBodyAfter(n int64, d time.Duration) Fault {
 	return Fault{Kind: StallBody, After: n, Stall: d}
 }
 
+// StallRequestAfter stops reading the request body after n bytes for d.
+func StallRequestAfter(n int64, d time.Duration) Fault {
+	return Fault{Kind: StallRequest, After: n, Stall: d}
+}
+
 // String describes the fault, for logs and event records.
 func (f Fault) String() string {
 	switch f.Kind {
@@ -124,6 +133,8 @@ func (f Fault) String() string {
 		return fmt.Sprintf("stall %v before headers", f.Stall)
 	case StallBody:
 		return fmt.Sprintf("stall %v after %d response bytes", f.Stall, f.After)
+	case StallRequest:
+		return fmt.Sprintf("stall %v after %d request bytes", f.Stall, f.After)
 	}
 	return "no fault"
 }
@@ -481,12 +492,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !p.stall(r.Context(), f.Stall) {
-			ev.Err = "client went away during the stall"
-			return
+			ev.Err = "stall ended early: the client went away or the proxy closed"
+			abort(w, false)
 		}
 		p.forward(cw, r, &byteReader{b: buf}, nil, ev, &upN)
 	case FlipRequest:
 		p.forward(cw, r, &flipReader{r: body, at: f.After}, nil, ev, &upN)
+	case StallRequest:
+		sr := &stallReader{r: body, at: f.After, stall: func() bool { return p.stall(r.Context(), f.Stall) }}
+		p.forward(cw, r, sr, nil, ev, &upN)
 	default:
 		p.forward(cw, r, body, f, ev, &upN)
 	}
@@ -539,6 +553,9 @@ func (p *Proxy) forward(w *countWriter, r *http.Request, body io.Reader, f *Faul
 	resp, err := p.transport.RoundTrip(out)
 	if err != nil {
 		ev.Err = "upstream: " + err.Error()
+		if p.ctx.Err() != nil {
+			abort(w.w, false)
+		}
 		if r.Context().Err() == nil {
 			writeS3Error(w, r, http.StatusBadGateway, "FaultProxyUpstreamError", ev.Seq)
 		}
@@ -583,8 +600,8 @@ func (p *Proxy) forward(w *countWriter, r *http.Request, body io.Reader, f *Faul
 		}
 		_ = http.NewResponseController(w.w).Flush()
 		if !p.stall(r.Context(), f.Stall) {
-			ev.Err = "client went away during the stall"
-			return
+			ev.Err = "stall ended early: the client went away or the proxy closed"
+			abort(w.w, false)
 		}
 		if _, err := io.Copy(w, resp.Body); err != nil {
 			ev.Err = "copy response: " + err.Error()
@@ -592,20 +609,22 @@ func (p *Proxy) forward(w *countWriter, r *http.Request, body io.Reader, f *Faul
 	}
 }
 
-// abort ends the connection under w after flushing what was written: with a
-// TCP reset when rst is set, else with a clean close.
+// abort ends the connection under w after flushing what was written (with
+// a TCP reset when rst is set, else with a clean close) and ends the
+// handler: it does not return.
 func abort(w http.ResponseWriter, rst bool) {
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
-	conn, buf, err := rc.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler) // the server closes the connection
+	if conn, buf, err := rc.Hijack(); err == nil {
+		flushBuffered(buf)
+		if tc, ok := conn.(*net.TCPConn); ok && rst {
+			_ = tc.SetLinger(0) // close sends RST, not FIN
+		}
+		conn.Close()
 	}
-	flushBuffered(buf)
-	if tc, ok := conn.(*net.TCPConn); ok && rst {
-		_ = tc.SetLinger(0) // close sends RST, not FIN
-	}
-	conn.Close()
+	// The server recovers this panic silently and closes the connection
+	// if it still has it; deferred calls (the event record) still run.
+	panic(http.ErrAbortHandler)
 }
 
 func flushBuffered(buf *bufio.ReadWriter) {
@@ -699,6 +718,31 @@ func (f *flipReader) Read(b []byte) (int, error) {
 		b[i] ^= 0xff
 	}
 	f.off += int64(n)
+	return n, err
+}
+
+// stallReader calls stall once, when the stream reaches offset at; a stall
+// that does not run its course fails the read.
+type stallReader struct {
+	r     io.Reader
+	off   int64
+	at    int64
+	done  bool
+	stall func() bool
+}
+
+func (s *stallReader) Read(b []byte) (int, error) {
+	if !s.done && s.off >= s.at {
+		s.done = true
+		if !s.stall() {
+			return 0, errors.New("faultproxy: stall ended early")
+		}
+	}
+	if !s.done && int64(len(b)) > s.at-s.off {
+		b = b[:s.at-s.off]
+	}
+	n, err := s.r.Read(b)
+	s.off += int64(n)
 	return n, err
 }
 

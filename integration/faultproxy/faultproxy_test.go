@@ -54,6 +54,17 @@ func (u *upstream) seen() []seen {
 	return append([]seen(nil), u.reqs...)
 }
 
+// events waits until the proxy has recorded n events (a client can see a
+// reset before the handler has returned) and returns them.
+func events(t *testing.T, p *Proxy, n int) []Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(p.Events()) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return p.Events()
+}
+
 func startProxy(t *testing.T, upstream string, rules ...Rule) *Proxy {
 	t.Helper()
 	p, err := Start(upstream)
@@ -106,7 +117,7 @@ func TestPassThrough(t *testing.T) {
 		s[0].host != strings.TrimPrefix(p.URL(), "http://") || s[0].header != "kept" || string(s[0].body) != "hello" {
 		t.Fatalf("upstream saw %+v", s)
 	}
-	ev := p.Events()
+	ev := events(t, p, 1)
 	if len(ev) != 1 || ev[0].ReqBytes != 5 || ev[0].UpBytes != 5 || ev[0].RespBytes != 1000 || ev[0].Status != 200 ||
 		ev[0].Fault != "" || ev[0].Param("partNumber") != "2" {
 		t.Fatalf("events = %+v", ev)
@@ -192,7 +203,7 @@ func TestResetRequest(t *testing.T) {
 	if n := len(u.seen()); n != 0 {
 		t.Fatalf("upstream saw %d requests, want 0", n)
 	}
-	if ev := p.Events(); len(ev) != 1 || ev[0].ReqBytes < 1000 || ev[0].UpBytes != 0 {
+	if ev := events(t, p, 1); len(ev) != 1 || ev[0].ReqBytes < 1000 || ev[0].UpBytes != 0 {
 		t.Fatalf("events = %+v", ev)
 	}
 }
@@ -214,7 +225,7 @@ func TestResetAndTruncateResponse(t *testing.T) {
 		if f.Kind == ResetResponse && !errors.Is(err, syscall.ECONNRESET) {
 			t.Logf("%v: %v (not ECONNRESET)", f, err)
 		}
-		if ev := p.Events(); len(ev) != 1 || ev[0].RespBytes != 5000 {
+		if ev := events(t, p, 1); len(ev) != 1 || ev[0].RespBytes != 5000 {
 			t.Fatalf("%v: events = %+v", f, ev)
 		}
 	}
@@ -309,5 +320,21 @@ func TestDownUp(t *testing.T) {
 	}
 	if _, _, err := do(t, c, "GET", p.URL()+"/b/k", nil); err != nil {
 		t.Fatalf("GET after Up: %v", err)
+	}
+}
+
+func TestStallRequest(t *testing.T) {
+	u := newUpstream(t, 10)
+	p := startProxy(t, u.URL, Rule{Fault: StallRequestAfter(1000, 500*time.Millisecond)})
+	start := time.Now()
+	body := make([]byte, 5000)
+	if _, _, err := do(t, client(5*time.Second), "PUT", p.URL()+"/b/k", body); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Fatalf("PUT took %v, want the 500ms stall", d)
+	}
+	if s := u.seen(); len(s) != 1 || len(s[0].body) != 5000 {
+		t.Fatalf("upstream saw %d requests", len(s))
 	}
 }
