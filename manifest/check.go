@@ -40,6 +40,7 @@ type ConfigError struct {
 	Err  error
 }
 
+// Error says which file could not be checked and why.
 func (e *ConfigError) Error() string {
 	if e.File == "" {
 		return e.Err.Error()
@@ -47,6 +48,7 @@ func (e *ConfigError) Error() string {
 	return e.File + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying error.
 func (e *ConfigError) Unwrap() error { return e.Err }
 
 // target is one manifest to check.

@@ -166,6 +166,7 @@ type cmdReader struct {
 	stderr *bytes.Buffer
 }
 
+// Close drains the output and waits for git, reporting its failure.
 func (c *cmdReader) Close() error {
 	_, _ = io.Copy(io.Discard, c.ReadCloser)
 	if err := c.cmd.Wait(); err != nil {
@@ -210,6 +211,7 @@ type MissingLFSError struct {
 	Path string // where the content was looked for
 }
 
+// Error says what is missing and how to fetch it.
 func (e *MissingLFSError) Error() string {
 	return fmt.Sprintf("is a Git LFS pointer (oid %s…, %d bytes) whose content is not in the local LFS store; run `git lfs pull` to fetch it", e.Oid[:12], e.Size)
 }

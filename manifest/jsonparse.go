@@ -17,6 +17,7 @@ type syntaxError struct {
 	Msg    string
 }
 
+// Error returns the message without the position, which callers add.
 func (e *syntaxError) Error() string { return e.Msg }
 
 // parseJSON parses one JSON value that must fill data (surrounding white

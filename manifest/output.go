@@ -51,7 +51,8 @@ func plural(n int, word string) string {
 }
 
 // FileResult is the JSON form of one file's outcome (see the README for
-// the document shape).
+// the document shape). Its fields mean what the Report fields of the same
+// names mean; OK is Report.OK and Omitted is Report.Omitted.
 type FileResult struct {
 	File       string    `json:"file"`
 	Schema     string    `json:"schema,omitempty"`

@@ -60,6 +60,7 @@ type recordReader interface {
 // fatalProblem marks a malformed input after which no more records can be read.
 type fatalProblem struct{ p Problem }
 
+// Error returns the problem's message.
 func (e *fatalProblem) Error() string { return e.p.Message }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}

@@ -115,6 +115,7 @@ func schemaErrorText(err error, name func(string) string) string {
 
 type loaderFunc func(url string) (any, error)
 
+// Load calls f.
 func (f loaderFunc) Load(url string) (any, error) { return f(url) }
 
 var printer = message.NewPrinter(language.English)
