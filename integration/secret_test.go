@@ -11,7 +11,7 @@ import (
 
 // TestNoSecretUnderFaults runs the commands that talk to the bucket and
 // explain problems (env, doctor, verify, uploads, push, pull) with every
-// git trace on, while the server works, answers 500 or SlowDown to
+// git trace on, while the server works, answers 500 to
 // everything, is down, or refuses a wrong secret key: neither the real nor
 // the wrong secret key ever shows in their output. The fault tests check
 // their own output the same way when they end.
