@@ -83,7 +83,7 @@ func Validate(ctx context.Context, src io.Reader, name string, sch *Schema, cfg 
 		opt.Jobs = runtime.GOMAXPROCS(0)
 	}
 	rep := &Report{File: name, Schema: sch.Path, MaxBad: cfg.MaxBad}
-	br := bufio.NewReaderSize(src, 256<<10)
+	br := bufio.NewReaderSize(src, 64<<10)
 
 	format := cfg.Format
 	if format == FormatAuto {
