@@ -117,7 +117,12 @@ func Script(datalfsPath string) string {
 	sb.WriteString("\t\texit 2\n")
 	sb.WriteString("\tfi\n")
 	sb.WriteString("fi\n")
-	sb.WriteString("exec \"$datalfs\" manifest validate --staged\n")
+	sb.WriteString("\"$datalfs\" manifest validate --staged\n")
+	sb.WriteString("status=$?\n")
+	sb.WriteString("if [ $status -ne 0 ]; then\n")
+	sb.WriteString("\techo >&2 \"datalfs pre-commit hook: commit refused; fix the manifests above, or skip the check once with git commit --no-verify\"\n")
+	sb.WriteString("fi\n")
+	sb.WriteString("exit $status\n")
 	return sb.String()
 }
 
