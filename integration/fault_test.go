@@ -44,6 +44,10 @@ const (
 
 var multipartEnv = []string{"DATALFS_MULTIPART_THRESHOLD=5MiB", "DATALFS_PART_SIZE=5MiB"}
 
+// retryBudget is the known failure of the outage cases.
+const retryBudget = "the SDK's standard retryer waits 50 ms x 2^i (jittered) between attempts for errors that are not throttling, " +
+	"so the default 6 attempts give up within 1.55 s: a server that is down for 3 s fails the transfer"
+
 // faultCase is one fault injected into a push or a pull through real git
 // and git-lfs, and what must come of it.
 type faultCase struct {
@@ -117,8 +121,9 @@ func TestFaults(t *testing.T) {
 			check: countAttempts(putObject)},
 		{name: "put-server-down", op: "push", size: smallSize, down: -1, maxTime: 20 * time.Second,
 			fail: true, failMsg: `cannot reach the S3 endpoint`},
-		{name: "put-server-down-1s", op: "push", size: smallSize, down: time.Second, maxTime: 30 * time.Second,
-			env: []string{"DATALFS_MAX_ATTEMPTS=6"}},
+		// A server that restarts: down for 3 s, with the default 6 attempts.
+		{name: "put-server-down-3s", op: "push", size: smallSize, down: 3 * time.Second, maxTime: 30 * time.Second,
+			env: []string{"DATALFS_MAX_ATTEMPTS=6"}, knownFailure: retryBudget},
 
 		// Uploads in parts of 5 MiB.
 		{name: "part-reset-midway", op: "push", size: largeSize, env: multipartEnv,
@@ -185,8 +190,8 @@ func TestFaults(t *testing.T) {
 			fail: true, failMsg: `is corrupt`},
 		{name: "get-server-down", op: "pull", size: smallSize, down: -1, maxTime: 20 * time.Second,
 			fail: true, failMsg: `cannot reach the S3 endpoint`},
-		{name: "get-server-down-1s", op: "pull", size: smallSize, down: time.Second, maxTime: 30 * time.Second,
-			env: []string{"DATALFS_MAX_ATTEMPTS=6"}},
+		{name: "get-server-down-3s", op: "pull", size: smallSize, down: 3 * time.Second, maxTime: 30 * time.Second,
+			env: []string{"DATALFS_MAX_ATTEMPTS=6"}, knownFailure: retryBudget},
 
 		// Downloads as parallel ranged GETs.
 		{name: "ranged-head-stall", op: "pull", size: largeSize, env: multipartEnv,
@@ -286,7 +291,10 @@ func runFaultCase(t *testing.T, c *faultCase) string {
 	start := time.Now()
 	out, err := e.run(repo, cmd[0], cmd[1:]...)
 	took := time.Since(start)
-	if c.down < 0 {
+	if c.down > 0 {
+		time.Sleep(time.Until(start.Add(c.down))) // the outage lasts as long as it says
+	}
+	if c.down != 0 {
 		if err := e.proxy.Up(); err != nil {
 			t.Fatal(err)
 		}
