@@ -228,7 +228,10 @@ type docReader struct {
 	single  bool // the document is one object and is itself the only record
 	// elements counts the array elements read so far.
 	elements int
-	scratch  []byte
+	// capture makes next append what it reads to scratch: only while a
+	// record or a key is read, so that skipping a large value costs no memory.
+	capture bool
+	scratch []byte
 }
 
 func newDocReader(r *bufio.Reader, records string) (*docReader, error) {
@@ -271,7 +274,9 @@ func (d *docReader) next() (byte, error) {
 	} else if c < 0x80 || c >= 0xC0 {
 		d.col++ // count characters, not UTF-8 continuation bytes
 	}
-	d.scratch = append(d.scratch, c)
+	if d.capture {
+		d.scratch = append(d.scratch, c)
+	}
 	return c, nil
 }
 
@@ -432,7 +437,10 @@ func (d *docReader) readKey() (string, error) {
 	}
 	line, col := d.line, d.col
 	d.scratch = d.scratch[:0]
-	if err := d.skipString(); err != nil {
+	d.capture = true
+	err = d.skipString()
+	d.capture = false
+	if err != nil {
 		return "", err
 	}
 	v, err := parseJSON(d.scratch)
@@ -605,7 +613,10 @@ func (d *docReader) element(b *batch) error {
 	}
 	line, col := d.line, d.col
 	d.scratch = d.scratch[:0]
-	if err := d.skipValue(); err != nil {
+	d.capture = true
+	err := d.skipValue()
+	d.capture = false
+	if err != nil {
 		return err
 	}
 	d.elements++

@@ -239,3 +239,23 @@ func TestSplitPointer(t *testing.T) {
 var errTrailing = errors.New("trailing data")
 
 func asSyntax(err error, se **syntaxError) bool { return errors.As(err, se) }
+
+func TestIDSet(t *testing.T) {
+	var s idSet
+	for i := 1; i <= 5000; i++ {
+		if got := s.firstLine([2]uint64{uint64(i) * 0x9e3779b97f4a7c15, uint64(i)}, int32(i)); got != 0 {
+			t.Fatalf("new key %d: firstLine = %d, want 0", i, got)
+		}
+	}
+	for i := 1; i <= 5000; i++ {
+		if got := s.firstLine([2]uint64{uint64(i) * 0x9e3779b97f4a7c15, uint64(i)}, 99999); got != int32(i) {
+			t.Fatalf("key %d again: firstLine = %d, want %d", i, got, i)
+		}
+	}
+	if got := s.firstLine([2]uint64{}, 7); got != 0 {
+		t.Errorf("zero key: firstLine = %d, want 0", got)
+	}
+	if got := s.firstLine([2]uint64{}, 8); got != 7 {
+		t.Errorf("zero key again: firstLine = %d, want 7", got)
+	}
+}
