@@ -41,8 +41,12 @@ type Options struct {
 	MaxAttempts int
 	// MaxBackoff bounds the wait between two attempts.
 	MaxBackoff time.Duration
-	// IdleTimeout aborts a transfer whose bytes stop moving for this long.
+	// IdleTimeout abandons (and retries) a request whose bytes stop moving
+	// for this long.
 	IdleTimeout time.Duration
+	// StallTimeout gives up on an object when no byte has moved for this
+	// long, retries included.
+	StallTimeout time.Duration
 }
 
 // DefaultOptions returns the options used when the user sets none.
@@ -51,9 +55,10 @@ func DefaultOptions() Options {
 		MultipartThreshold: 64 * mib,
 		PartSize:           16 * mib,
 		Concurrency:        4,
-		MaxAttempts:        6,
+		MaxAttempts:        10,
 		MaxBackoff:         15 * time.Second,
-		IdleTimeout:        60 * time.Second,
+		IdleTimeout:        30 * time.Second,
+		StallTimeout:       120 * time.Second,
 	}
 }
 
@@ -105,17 +110,21 @@ var Settings = []Setting{
 		}},
 	{"datalfs.concurrency", "DATALFS_CONCURRENCY", "parts in flight per object (default 4)",
 		func(o *Options, v string) error { return parseInt(v, 1, 64, &o.Concurrency) }},
-	{"datalfs.maxattempts", "DATALFS_MAX_ATTEMPTS", "attempts per request before giving up (default 6)",
+	{"datalfs.maxattempts", "DATALFS_MAX_ATTEMPTS", "attempts per request before giving up (default 10)",
 		func(o *Options, v string) error { return parseInt(v, 1, 100, &o.MaxAttempts) }},
-	{"datalfs.idletimeout", "DATALFS_IDLE_TIMEOUT", "give up a request whose bytes stop moving this long (default 60s)",
-		func(o *Options, v string) error {
-			d, err := time.ParseDuration(v)
-			if err == nil && d <= 0 {
-				err = fmt.Errorf("want a positive duration such as 30s")
-			}
-			o.IdleTimeout = d
-			return err
-		}},
+	{"datalfs.idletimeout", "DATALFS_IDLE_TIMEOUT", "abandon and retry a request whose bytes stop moving this long (default 30s)",
+		func(o *Options, v string) error { return parseDuration(v, &o.IdleTimeout) }},
+	{"datalfs.stalltimeout", "DATALFS_STALL_TIMEOUT", "give up on an object when no byte moved this long, retries included (default 120s)",
+		func(o *Options, v string) error { return parseDuration(v, &o.StallTimeout) }},
+}
+
+func parseDuration(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("want a positive duration such as 30s")
+	}
+	*dst = d
+	return nil
 }
 
 func parseInt(v string, lo, hi int, dst *int) error {

@@ -76,6 +76,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = opts.MaxAttempts
 			so.MaxBackoff = opts.MaxBackoff
+			so.Backoff = backoffDelayer{opts.MaxBackoff}
 			so.RateLimiter = ratelimit.None
 		})
 	})
@@ -93,6 +94,9 @@ func firstNonEmpty(ss ...string) string {
 
 // Location returns where the store keeps objects.
 func (s *Store) Location() Location { return s.loc }
+
+// Options returns the store's options.
+func (s *Store) Options() Options { return s.opts }
 
 // Region returns the region requests are signed for.
 func (s *Store) Region() string { return s.region }
@@ -410,10 +414,20 @@ func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, prog
 	}
 }
 
+// backoff is the wait before retry number attempt (1 for the first): 0.5 s
+// doubling up to ceiling, with jitter over its upper half. With the defaults
+// (10 attempts, 15 s) the retries of one request span about a minute.
 func backoff(attempt int, ceiling time.Duration) time.Duration {
-	d := 200 * time.Millisecond << min(attempt-1, 10)
+	d := 500 * time.Millisecond << min(attempt-1, 10)
 	d = min(d, ceiling)
 	return d/2 + time.Duration(jitter(int64(d/2)))
+}
+
+// backoffDelayer gives the SDK's retryer our backoff.
+type backoffDelayer struct{ ceiling time.Duration }
+
+func (b backoffDelayer) BackoffDelay(attempt int, _ error) (time.Duration, error) {
+	return backoff(attempt, b.ceiling), nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

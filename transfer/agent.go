@@ -49,6 +49,9 @@ type Target struct {
 	// same file system as git-lfs's object store, because git-lfs renames the
 	// finished file into place.
 	TempDir string
+	// StallTimeout gives up on an object when no byte has moved for this
+	// long, retries included; zero means never.
+	StallTimeout time.Duration
 }
 
 // Opener returns the target for the operation and remote named in init. The
@@ -162,13 +165,7 @@ func (a *Agent) transfer(ctx context.Context, s *session, enc *encoder, req *Req
 		var t *Target
 		t, err = a.target(ctx, s)
 		if err == nil {
-			p := newProgress(enc, req.Oid, req.Size, a.ProgressInterval)
-			if req.Event == "upload" {
-				err = a.upload(ctx, t, req, p)
-			} else {
-				path, err = a.download(ctx, t, req, p)
-			}
-			p.flush()
+			path, err = a.move(ctx, t, enc, req)
 		}
 	}
 	if err != nil {
@@ -176,6 +173,42 @@ func (a *Agent) transfer(ctx context.Context, s *session, enc *encoder, req *Req
 		return complete{Event: "complete", Oid: req.Oid, Error: &WireError{Code: errorCode(err), Message: err.Error()}}
 	}
 	return complete{Event: "complete", Oid: req.Oid, Path: path}
+}
+
+// errStalled cancels a transfer whose bytes stopped moving.
+var errStalled = errors.New("no bytes moved")
+
+// move transfers one object, giving up when no byte has moved for
+// t.StallTimeout, retries included.
+func (a *Agent) move(ctx context.Context, t *Target, enc *encoder, req *Request) (path string, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var watchdog *time.Timer
+	moved := func() {}
+	if t.StallTimeout > 0 {
+		watchdog = time.AfterFunc(t.StallTimeout, func() { cancel(errStalled) })
+		defer watchdog.Stop()
+		moved = func() { watchdog.Reset(t.StallTimeout) }
+	}
+	p := newProgress(enc, req.Oid, req.Size, a.ProgressInterval)
+	p.moved = moved
+	if req.Event == "upload" {
+		err = a.upload(ctx, t, req, p)
+	} else {
+		path, err = a.download(ctx, t, req, p)
+	}
+	p.flush()
+	if err != nil && errors.Is(context.Cause(ctx), errStalled) {
+		err = fmt.Errorf("gave up on %s %s after %v without progress, retries included (%v); check the network and the endpoint, then run the command again",
+			req.Event, req.Oid, t.StallTimeout, err)
+	}
+	return path, err
+}
+
+// interrupted reports whether ctx ended because the agent is being stopped
+// (a signal), as opposed to a stalled transfer.
+func interrupted(ctx context.Context) bool {
+	return ctx.Err() != nil && !errors.Is(context.Cause(ctx), errStalled)
 }
 
 func (a *Agent) target(ctx context.Context, s *session) (*Target, error) {
@@ -264,7 +297,7 @@ func (a *Agent) downloadOnce(ctx context.Context, t *Target, req *Request, p *pr
 	defer func() {
 		// An interrupted agent (signal, git-lfs giving up) leaves its file
 		// for the next run to resume; any other failure leaves nothing.
-		if cerr := tf.close(err == nil, err != nil && ctx.Err() != nil); cerr != nil && err == nil {
+		if cerr := tf.close(err == nil, err != nil && interrupted(ctx)); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
@@ -295,6 +328,8 @@ type progressReporter struct {
 	total    int64
 	interval time.Duration
 
+	moved func() // called whenever bytes move, even between messages
+
 	mu       sync.Mutex
 	soFar    int64
 	reported int64
@@ -309,6 +344,9 @@ func newProgress(enc *encoder, oid string, total int64, interval time.Duration) 
 func (p *progressReporter) add(n int64) {
 	if n <= 0 {
 		return
+	}
+	if p.moved != nil {
+		p.moved()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -342,7 +343,7 @@ func TestValidOid(t *testing.T) {
 }
 
 // TestStaleTempFileRemoved: a temp file left by a killed agent (no lock
-// holder) is removed by the next download of the same object.
+// holder, no sidecar) is replaced by the next download of the same object.
 func TestStaleTempFileRemoved(t *testing.T) {
 	r := newRig(t)
 	data, oid := storetest.Object(200, 6)
@@ -350,7 +351,7 @@ func TestStaleTempFileRemoved(t *testing.T) {
 	if err := os.MkdirAll(r.tempDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(r.tempDir, oid+"-12345.datalfs")
+	stale := filepath.Join(r.tempDir, oid+".datalfs")
 	other := filepath.Join(r.tempDir, "unrelated-file")
 	for _, p := range []string{stale, other} {
 		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
@@ -361,8 +362,11 @@ func TestStaleTempFileRemoved(t *testing.T) {
 	if err != nil || got[len(got)-1]["error"] != nil {
 		t.Fatalf("download: %v %v", got, err)
 	}
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("stale temp file still there (stat error %v)", err)
+	if fi, err := os.Stat(stale); err == nil && fi.Size() != 200 {
+		t.Errorf("stale temp file still holds %d bytes of the dead agent's data", fi.Size())
+	}
+	if b, _ := os.ReadFile(got[len(got)-1]["path"].(string)); !bytes.Equal(b, data) {
+		t.Errorf("download over a stale temp file is wrong")
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("a file that is not ours was touched: %v", err)
@@ -375,7 +379,7 @@ func (r *rig) leftover(t *testing.T, oid string, prefix []byte) string {
 	if err := os.MkdirAll(r.tempDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(r.tempDir, oid+"-999.datalfs")
+	p := filepath.Join(r.tempDir, oid+".datalfs")
 	if err := os.WriteFile(p, prefix, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -432,5 +436,37 @@ func TestDownloadBadLeftoverRestarts(t *testing.T) {
 	}
 	if total != 100000 {
 		t.Errorf("progress adds up to %v, want 100000 (no inflation after the restart)", total)
+	}
+}
+
+// stallingStore never moves a byte until its context ends: the stand-in for
+// a server that stops answering (the fault-proxy tests use a real one).
+type stallingStore struct{ transfer.Store }
+
+func (stallingStore) Download(ctx context.Context, _ string, _, _ int64, _ io.WriterAt, _ func(int64)) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestStallTimeoutGivesUp(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tmp")
+	a := &transfer.Agent{Open: func(context.Context, string, string) (*transfer.Target, error) {
+		return &transfer.Target{Store: stallingStore{}, TempDir: dir, StallTimeout: 200 * time.Millisecond}, nil
+	}}
+	_, oid := storetest.Object(10, 1)
+	in := initDownload + "\n" + req(map[string]any{"event": "download", "oid": oid, "size": 10}) + "\n"
+	var out bytes.Buffer
+	start := time.Now()
+	if err := a.Serve(context.Background(), strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("gave up after %v, want about 200ms", d)
+	}
+	if !strings.Contains(out.String(), "gave up on download "+oid+" after 200ms without progress") {
+		t.Errorf("reply %q does not say the transfer stalled", out.String())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a stalled download left %d files in the temp dir", len(entries))
 	}
 }

@@ -3,9 +3,11 @@ package transfer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,9 +15,8 @@ import (
 	"sync"
 )
 
-// Download temp files live in git-lfs's temp dir as OID-RANDOM.datalfs, each
-// with a sidecar OID-RANDOM.datalfs.done holding how many leading bytes are
-// on disk. A file is locked while an agent writes it; an unlocked one was
+// Download temp files live in git-lfs's temp dir as OID.datalfs, each with a
+// sidecar OID.datalfs.done holding how many leading bytes are on disk. A file is locked while an agent writes it; an unlocked one was
 // left by an agent that died and may be resumed.
 const (
 	tempSuffix     = ".datalfs"
@@ -32,43 +33,47 @@ type tempFile struct {
 
 func sidecarPath(name string) string { return name + sidecarSuffix }
 
-// openTemp returns a locked temp file for oid in dir. With resume, a file left
-// by a dead agent is taken over, from the prefix its sidecar vouches for;
-// every other leftover of oid is removed.
+// openTemp returns a locked temp file for oid in dir, named OID.datalfs so
+// that a file left by a dead agent is found without listing the directory.
+// With resume, such a file is taken over from the prefix its sidecar vouches
+// for; otherwise it is emptied. If a live agent holds that name (two git
+// commands fetching the same object at once), a file of our own is used.
 func openTemp(dir, oid string, size int64, resume bool) (*tempFile, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create LFS temp dir: %w", err)
-	}
-	var taken *tempFile
-	matches, _ := filepath.Glob(filepath.Join(dir, oid+"-*"+tempSuffix))
-	for _, m := range matches {
-		f, err := os.OpenFile(m, os.O_RDWR, 0)
-		if err != nil {
-			continue
+	name := filepath.Join(dir, oid+tempSuffix)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create LFS temp dir: %w", err)
 		}
-		if lockFile(f, false) != nil {
-			f.Close() // a live agent is writing it
-			continue
-		}
-		if resume && taken == nil {
-			if n := resumable(f, size); n > 0 {
-				taken = &tempFile{f: f, resumeFrom: n}
-				continue
-			}
-		}
-		removeTemp(f)
+		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	}
-	if taken != nil {
-		return taken, nil
-	}
-	f, err := os.CreateTemp(dir, oid+"-*"+tempSuffix)
 	if err != nil {
 		return nil, fmt.Errorf("create temp file for %s: %w", oid, err)
 	}
-	if err := lockFile(f, true); err != nil {
-		removeTemp(f)
-		return nil, fmt.Errorf("lock temp file for %s: %w", oid, err)
+	if lockFile(f, false) != nil {
+		f.Close()
+		if f, err = os.CreateTemp(dir, oid+"-*"+tempSuffix); err != nil {
+			return nil, fmt.Errorf("create temp file for %s: %w", oid, err)
+		}
+		if err := lockFile(f, true); err != nil {
+			removeTemp(f)
+			return nil, fmt.Errorf("lock temp file for %s: %w", oid, err)
+		}
+		return &tempFile{f: f}, nil
 	}
+	if resume {
+		if n := resumable(f, size); n > 0 {
+			return &tempFile{f: f, resumeFrom: n}, nil
+		}
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		// What a dead agent left, not worth resuming: start afresh.
+		if err := f.Truncate(0); err != nil {
+			removeTemp(f)
+			return nil, fmt.Errorf("reset temp file for %s: %w", oid, err)
+		}
+	}
+	os.Remove(sidecarPath(name))
 	return &tempFile{f: f}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,4 +66,28 @@ func TestVerifierGap(t *testing.T) {
 	if n, _ := v.result(); n != -1 {
 		t.Errorf("result with a hole = %d, want -1", n)
 	}
+}
+
+// TestOpenTempBusy: when a live agent holds OID.datalfs, another download of
+// the same object writes a file of its own and leaves the busy one alone.
+func TestOpenTempBusy(t *testing.T) {
+	dir := t.TempDir()
+	oid := strings.Repeat("c", 64)
+	busy, err := openTemp(dir, oid, 10, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy.f.WriteString("in flight")
+	other, err := openTemp(dir, oid, 10, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.f.Name() == busy.f.Name() || other.resumeFrom != 0 {
+		t.Errorf("second download got %s (resume %d), want its own file", other.f.Name(), other.resumeFrom)
+	}
+	if b, _ := os.ReadFile(busy.f.Name()); string(b) != "in flight" {
+		t.Errorf("the busy file was changed to %q", b)
+	}
+	other.close(false, false)
+	busy.close(false, false)
 }

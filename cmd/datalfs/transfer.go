@@ -37,7 +37,7 @@ func openTarget(ctx context.Context, operation, remote string) (*transfer.Target
 	if err != nil {
 		return nil, err
 	}
-	return &transfer.Target{Store: store, TempDir: repo.TempDir()}, nil
+	return &transfer.Target{Store: store, TempDir: repo.TempDir(), StallTimeout: store.Options().StallTimeout}, nil
 }
 
 // openStore returns the store behind the repository's LFS URL for remote.
