@@ -147,7 +147,10 @@ func checkOne(ctx context.Context, repo *Repo, t target, sch *Schema, req Reques
 		src, err = os.Open(t.abs)
 	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		switch {
+		case errors.Is(err, os.ErrNotExist) && req.Staged:
+			return nil, fmt.Errorf("is not in the index (git add it, or leave out --staged)")
+		case errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("no such file")
 		}
 		return nil, err

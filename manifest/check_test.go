@@ -218,6 +218,13 @@ func TestCheckStaged(t *testing.T) {
 		t.Errorf("working tree: %q, want no problems", got)
 	}
 
+	// A named file that is not in the index cannot be checked with --staged.
+	write(t, filepath.Join(dir, "data/new.jsonl"), "{\"id\": 1}\n")
+	got, _ = summary(t, Request{Dir: dir, Staged: true, Files: []string{"data/new.jsonl"}})
+	if want := "error: data/new.jsonl: is not in the index (git add it, or leave out --staged)\n"; got != want {
+		t.Errorf("unstaged file with --staged: %q, want %q", got, want)
+	}
+
 	// Staged LFS pointer: the staged blob is read, its content from the store.
 	content := "{\"id\": 5}\n{\"id\": 5}\n"
 	oid, pointer := lfsPointer(content)
