@@ -505,6 +505,7 @@ type fastValidator struct {
 	root    *fastNode
 	schema  *fastSchema
 	dfas    []*dfa // by pattern index, built on first use
+	row     []byte // a CSV row as JSON text
 	data    []byte
 	pos     int
 	scratch []byte

@@ -57,6 +57,14 @@ func fuzzValidate(t *testing.T, data []byte, cfg Config) {
 	if diff := cmp.Diff(reps[0], reps[1]); diff != "" {
 		t.Fatalf("1 and 3 workers disagree (-1 +3):\n%s", diff)
 	}
+	// Nor may the fast path change anything.
+	full, err := Validate(context.Background(), bytes.NewReader(data), "fuzz", sch, cfg, Options{Jobs: 1, MaxProblems: 1000, NoFastPath: true})
+	if err != nil {
+		t.Fatalf("Validate without the fast path: %v", err)
+	}
+	if diff := cmp.Diff(reps[0], full); diff != "" {
+		t.Fatalf("the fast path changes the report (-fast +full):\n%s", diff)
+	}
 }
 
 func FuzzJSONL(f *testing.F) {

@@ -259,3 +259,12 @@ func TestIDSet(t *testing.T) {
 		t.Errorf("zero key again: firstLine = %d, want 7", got)
 	}
 }
+
+func TestAppendJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "tab\tnew\nline\x00\x1f", "é🙂", "\u2028"} {
+		got, err := parseJSON(appendJSONString(nil, s))
+		if err != nil || got != s {
+			t.Errorf("appendJSONString(%q) decodes to %q, %v", s, got, err)
+		}
+	}
+}

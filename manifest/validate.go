@@ -10,7 +10,9 @@ import (
 	"hash/maphash"
 	"io"
 	"runtime"
+	"strconv"
 	"sync"
+	"unicode/utf8"
 )
 
 // DefaultMaxProblems is how many problems per file a report keeps by default.
@@ -108,6 +110,7 @@ func Validate(ctx context.Context, src io.Reader, name string, sch *Schema, cfg 
 		rr = cr
 		c.header = cr.header
 		c.kinds = sch.columnKinds(cr.header)
+		c.headerJSON, c.rowFast = encodeHeader(cr.header)
 	case FormatJSON:
 		dr, err := newDocReader(br, cfg.Records)
 		if err != nil {
@@ -184,6 +187,8 @@ type checker struct {
 	fast         *fastSchema
 	header       []string    // CSV header
 	kinds        []fieldKind // CSV column typing
+	headerJSON   [][]byte    // each header name as a JSON string and a colon
+	rowFast      bool        // CSV rows can take the fast path
 	hasID        bool
 	id           []string
 	idPtr        string
@@ -356,11 +361,20 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 		res.problems = []Problem{*rec.problem}
 		return res, true
 	}
-	if fv != nil && rec.data != nil && fv.valid(rec.data) {
+	data := rec.data
+	if fv != nil && rec.fields != nil && c.rowFast {
+		// A CSV row takes the fast path as the JSON text of the very object
+		// the full path would build from it.
+		var ok bool
+		if fv.row, ok = c.rowJSON(fv.row[:0], rec.fields); ok {
+			data = fv.row
+		}
+	}
+	if fv != nil && data != nil && fv.valid(data) {
 		// Certainly valid: only the cross-record checks are left, on the
 		// few fields they name.
 		c.crossChecks(&res, func(toks []string) (any, bool) {
-			raw, ok := fv.rawLookup(rec.data, toks)
+			raw, ok := fv.rawLookup(data, toks)
 			if !ok {
 				return nil, false
 			}
@@ -450,4 +464,65 @@ func (c *checker) crossChecks(res *recResult, get func(toks []string) (any, bool
 		res.idValue = idv
 		res.idKey = [2]uint64{maphash.String(c.seed1, key), maphash.String(c.seed2, key)}
 	}
+}
+
+// encodeHeader renders each CSV header name as a JSON object key. It
+// reports false when a name is not valid UTF-8 (JSON text cannot hold it).
+func encodeHeader(header []string) ([][]byte, bool) {
+	out := make([][]byte, len(header))
+	for i, h := range header {
+		if !utf8.ValidString(h) {
+			return nil, false
+		}
+		out[i] = append(appendJSONString(nil, h), ':')
+	}
+	return out, true
+}
+
+// rowJSON appends to buf the JSON text of the object check builds from a CSV
+// row: empty cells left out, cells typed as typeCell types them. It reports
+// false when a cell is not valid UTF-8.
+func (c *checker) rowJSON(buf []byte, fields []string) ([]byte, bool) {
+	buf = append(buf, '{')
+	first := true
+	for i, f := range fields {
+		if f == "" {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = append(buf, c.headerJSON[i]...)
+		switch v := typeCell(c.kinds[i], f).(type) {
+		case json.Number:
+			buf = append(buf, v...)
+		case bool:
+			buf = strconv.AppendBool(buf, v)
+		case string:
+			if !utf8.ValidString(v) {
+				return buf, false
+			}
+			buf = appendJSONString(buf, v)
+		}
+	}
+	return append(buf, '}'), true
+}
+
+// appendJSONString appends s, valid UTF-8, as a JSON string that decodes
+// back to exactly s.
+func appendJSONString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			buf = append(buf, '\\', c)
+		case c < 0x20:
+			buf = append(buf, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return append(buf, '"')
 }
