@@ -224,23 +224,19 @@ const pointerCutoff = 1024
 func resolveLFS(ctx context.Context, repo *Repo, src io.ReadCloser) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(src, 4096)
 	head, err := br.Peek(pointerCutoff)
-	if err != nil && err != io.EOF {
-		if err != bufio.ErrBufferFull {
-			return nil, err
-		}
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		src.Close()
+		return nil, err
 	}
-	wrapped := struct {
-		io.Reader
-		io.Closer
-	}{br, src}
-	if len(head) >= pointerCutoff || !bytes.HasPrefix(head, []byte("version ")) || repo == nil {
-		return readCloser(wrapped), nil
+	unchanged := &bufferedReadCloser{Reader: br, Closer: src}
+	if repo == nil || len(head) >= pointerCutoff || !bytes.HasPrefix(head, []byte("version ")) {
+		return unchanged, nil
 	}
 	p, err := lfs.DecodePointer(bytes.NewReader(head))
 	if err != nil || p.Size == 0 {
-		return readCloser(wrapped), nil
+		return unchanged, nil // looks like a pointer but is not one: validate the text
 	}
-	_ = src.Close()
+	src.Close()
 	objPath := repo.LFSObjectPath(ctx, p.Oid)
 	f, err := os.Open(objPath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -256,9 +252,8 @@ func resolveLFS(ctx context.Context, repo *Repo, src io.ReadCloser) (io.ReadClos
 	return f, nil
 }
 
-func readCloser(rc struct {
-	io.Reader
+// bufferedReadCloser reads through a bufio.Reader and closes the source.
+type bufferedReadCloser struct {
+	*bufio.Reader
 	io.Closer
-}) io.ReadCloser {
-	return rc
 }
