@@ -126,4 +126,37 @@ if grep -l '^version https://git-lfs' "$DEMO"/pets-clone/images/*.png "$DEMO/pet
 fi
 echo "  all $(wc -l <"$DEMO/sums-clone.txt") files are identical"
 
+step "Guard the manifest: a JSON Schema, mapped in .gitattributes, checked at every commit"
+cd "$DEMO/pets"
+mkdir -p schemas
+cat >schemas/pets.json <<'JSON'
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "required": ["source-ref", "class"],
+  "properties": {
+    "source-ref": {"type": "string", "pattern": "^images/[a-z]+-[0-9]{3}\\.png$"},
+    "class": {"enum": ["cat", "dog", "bird"]},
+    "annotator": {"type": "string"}
+  }
+}
+JSON
+# A line of its own: `git lfs track` rewrites lines with its pattern.
+echo 'manifest.jsonl manifest-schema=schemas/pets.json manifest-id=/source-ref' >>.gitattributes
+run cat .gitattributes
+run datalfs install
+run datalfs manifest validate
+git add schemas .gitattributes
+git commit -q -m "schema for the pets manifest"
+echo "  now a bad record: an unknown class and a duplicate id"
+printf '{"source-ref": "images/cat-001.png", "class": "fish"}\n' >>manifest.jsonl
+git add manifest.jsonl
+printf '  $ git commit -m "add a fish"\n'
+if git commit -q -m "add a fish" >"$DEMO/commit.log" 2>&1; then
+	die "the pre-commit hook let a bad manifest through"
+fi
+sed 's/^/    /' "$DEMO/commit.log"
+echo "  the commit was refused; the manifest in HEAD is unchanged"
+git reset -q --hard
+
 printf '\n%sDemo passed.%s The server stops now%s.\n' "$bold" "$plain" "$([[ $KEEP == 1 ]] || echo " and $DEMO is removed")"
