@@ -1,0 +1,163 @@
+package dataset
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Found is a record found by id.
+type Found struct {
+	Manifest Manifest
+	Line     int
+	ID       string
+	Assets   []Asset
+}
+
+// FindIDs finds the records with the given ids in ms.
+func (r *Repo) FindIDs(ctx context.Context, ms []Manifest, ids []string) ([]Found, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var found []Found
+	err := r.Each(ctx, ms, func(m Manifest, rec *Record) error {
+		if want[rec.ID] {
+			found = append(found, Found{Manifest: m, Line: rec.Line, ID: rec.ID, Assets: rec.Assets})
+		}
+		return nil
+	})
+	return found, err
+}
+
+// DeleteAllVersions deletes every version of s3://BUCKET/KEY, delete
+// markers included, so that no request can read the bytes again; in an
+// unversioned bucket it deletes the object. It returns how many versions
+// (or objects) were deleted.
+func DeleteAllVersions(ctx context.Context, cl *s3.Client, ref Ref) (int, error) {
+	ver, err := cl.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(ref.Bucket)})
+	if err != nil {
+		return 0, explain(err, "read the versioning state of", ref, cl)
+	}
+	if ver.Status != types.BucketVersioningStatusEnabled && ver.Status != types.BucketVersioningStatusSuspended {
+		if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key)}); err != nil && !isNotFound(err) {
+			return 0, explain(err, "delete", ref, cl)
+		}
+		return 1, nil
+	}
+	n := 0
+	for round := 0; ; round++ {
+		if round == 50 {
+			return n, fmt.Errorf("versions of %s keep appearing after 50 rounds of deletes: check for a writer still uploading it, then run forget again", ref.Object())
+		}
+		out, err := cl.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(ref.Bucket), Prefix: aws.String(ref.Key)})
+		if err != nil {
+			return n, explain(err, "list the versions of", ref, cl)
+		}
+		var ids []string
+		for _, v := range out.Versions {
+			if aws.ToString(v.Key) == ref.Key {
+				ids = append(ids, aws.ToString(v.VersionId))
+			}
+		}
+		for _, m := range out.DeleteMarkers {
+			if aws.ToString(m.Key) == ref.Key {
+				ids = append(ids, aws.ToString(m.VersionId))
+			}
+		}
+		if len(ids) == 0 {
+			return n, nil
+		}
+		for _, id := range ids {
+			_, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key), VersionId: aws.String(id)})
+			if err != nil && !isNotFound(err) {
+				return n, explain(err, "delete a version of", ref, cl)
+			}
+			n++
+		}
+		// List again: a first page may not have held every version.
+	}
+}
+
+// DropRecords rewrites the working-tree manifest m without the records
+// whose id is in ids, and returns how many it removed. JSON Lines lines are
+// kept byte for byte; CSV rows are rewritten by encoding/csv. A JSON
+// document must be edited by hand.
+func (r *Repo) DropRecords(ctx context.Context, m Manifest, ids map[string]bool) (int, error) {
+	p := filepath.Join(r.Top, filepath.FromSlash(m.Path))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return 0, err
+	}
+	format := m.Config.Format
+	if format == "" {
+		format = formatOf(m.Path, bufio.NewReader(bytes.NewReader(data)))
+	}
+	var out bytes.Buffer
+	dropped := 0
+	switch format {
+	case "jsonl", "ndjson", "manifest":
+		for line, rest := 1, data; len(rest) > 0; line++ {
+			l := rest
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				l, rest = rest[:i+1], rest[i+1:]
+			} else {
+				rest = nil
+			}
+			if t := bytes.TrimSpace(l); len(t) > 0 {
+				if f, err := decodeObject(t); err == nil {
+					if rec, err := newRecord(line, f, m.Config); err == nil && ids[rec.ID] {
+						dropped++
+						continue
+					}
+				}
+			}
+			out.Write(l)
+		}
+	case "csv":
+		cr := csv.NewReader(bytes.NewReader(data))
+		cr.FieldsPerRecord = -1
+		rows, err := cr.ReadAll()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", m.Path, err)
+		}
+		cw := csv.NewWriter(&out)
+		for i, row := range rows {
+			if i > 0 {
+				f := map[string]any{}
+				for j, h := range rows[0] {
+					if j < len(row) && row[j] != "" {
+						f[h] = row[j]
+					}
+				}
+				if rec, err := newRecord(i+1, f, m.Config); err == nil && ids[rec.ID] {
+					dropped++
+					continue
+				}
+			}
+			_ = cw.Write(row)
+		}
+		cw.Flush()
+	default:
+		return 0, fmt.Errorf("%s is a JSON document: remove the records by hand (--drop rewrites only JSON Lines and CSV)", m.Path)
+	}
+	if dropped == 0 {
+		return 0, nil
+	}
+	tmp := p + ".datalfs-tmp"
+	if err := os.WriteFile(tmp, out.Bytes(), 0o644); err != nil {
+		return 0, err
+	}
+	if st, err := os.Stat(p); err == nil {
+		_ = os.Chmod(tmp, st.Mode().Perm())
+	}
+	return dropped, os.Rename(tmp, p)
+}
