@@ -206,6 +206,9 @@ func TestKillDuringDownload(t *testing.T) {
 				t.Logf("the killed run left no temp file (%v)", err)
 			}
 
+			// The stalled request ends when the proxy sees the connection
+			// close; only then is its event recorded and can be cleared.
+			waitUntil(t, "the proxy to finish the killed run's requests", func() bool { return e.proxy.Active() == 0 })
 			e.proxy.SetRules()
 			e.proxy.ClearEvents()
 			e.must("dst", "git", "lfs", "pull")
@@ -299,6 +302,7 @@ func TestKillDuringMultipartUpload(t *testing.T) {
 	}
 	t.Logf("the bucket holds parts %v of the unfinished upload", have)
 
+	waitUntil(t, "the proxy to finish the killed run's requests", func() bool { return e.proxy.Active() == 0 })
 	e.proxy.SetRules()
 	e.proxy.ClearEvents()
 	e.must("src", "git", "push", "origin", "main")

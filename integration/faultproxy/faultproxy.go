@@ -275,6 +275,7 @@ type Proxy struct {
 	events  []Event
 	seq     int
 	stalled int
+	active  int
 	closed  bool
 }
 
@@ -365,6 +366,14 @@ func (p *Proxy) Stalled() int {
 	return p.stalled
 }
 
+// Active returns how many requests the proxy is handling right now; their
+// events are recorded when they end.
+func (p *Proxy) Active() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.active
+}
+
 // Down stops accepting connections (clients get "connection refused") and
 // closes every open one, as if the server had gone away.
 func (p *Proxy) Down() {
@@ -450,6 +459,7 @@ func (p *Proxy) record(ev *Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.events = append(p.events, *ev)
+	p.active--
 }
 
 // ServeHTTP forwards one request, applying the fault of the first rule that
@@ -457,6 +467,7 @@ func (p *Proxy) record(ev *Event) {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.seq++
+	p.active++
 	ev := &Event{Seq: p.seq, Start: time.Now(), Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Range: r.Header.Get("Range")}
 	p.mu.Unlock()
 	// The transport may still read the request body on its own goroutine
