@@ -67,10 +67,10 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 		}
 		rel := strings.TrimPrefix(key, opt.Prefix)
 		rec := map[string]any{
-			BuildID:    rel,
-			BuildRef:   Ref{Bucket: opt.Bucket, Key: key, VersionID: version}.String(),
-			FieldSize:  size,
-			FieldETag:  strings.Trim(etag, `"`),
+			BuildID:   rel,
+			BuildRef:  Ref{Bucket: opt.Bucket, Key: key, VersionID: version}.String(),
+			FieldSize: size,
+			FieldETag: strings.Trim(etag, `"`),
 		}
 		for _, a := range algos {
 			if a == types.ChecksumAlgorithmSha256 {

@@ -20,7 +20,7 @@ type DiffResult struct {
 	Added, Removed, Changed []DiffEntry
 	// Labels counts records per label before and after; absent when no
 	// manifest has a manifest-label attribute.
-	Labels map[string][2]int
+	Labels        map[string][2]int
 	Before, After int
 }
 

@@ -37,7 +37,7 @@ func datasetSubcommands() []*cli.Command {
 		{
 			Name:      "build",
 			Usage:     "list s3://BUCKET/PREFIX and write a JSON Lines manifest pinned to the current versions",
-			ArgsUsage: "s3://BUCKET/PREFIX",
+			ArgsUsage: "[--labels FILE] [-o FILE] s3://BUCKET/PREFIX",
 			Description: "Writes one record per object, sorted by id (the key relative to PREFIX):\n" +
 				`{"etag":...,"id":...,"size":...,"source-ref":"s3://BUCKET/KEY?versionId=..."}` + "\n" +
 				"pinned to the current version when the bucket is versioned, with \"sha256\" when S3 keeps a\n" +
@@ -69,7 +69,7 @@ func datasetSubcommands() []*cli.Command {
 		{
 			Name:      "fetch",
 			Usage:     "materialise the assets the manifests pin into a directory, verified",
-			ArgsUsage: "[--rev REV | --lock FILE] [FILE...] -o DIR",
+			ArgsUsage: "-o DIR [--rev REV | --lock FILE] [FILE...]",
 			Description: "Downloads each asset, as pinned at REV, to DIR/<its BUCKET/KEY after the longest directory\n" +
 				"common to all assets of that manifest>, checking size, SHA-256 and the MD5 ETag. Files go through\n" +
 				"a temporary file and a rename; a file already there that verifies is kept, so a second run\n" +
@@ -101,7 +101,7 @@ func datasetSubcommands() []*cli.Command {
 		{
 			Name:      "lock",
 			Usage:     "write a lock file: the commit, each manifest's digest and the dataset digest",
-			ArgsUsage: "[--rev REV] [FILE...] -o dataset.lock.json",
+			ArgsUsage: "[-o dataset.lock.json] [--rev REV] [FILE...]",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "rev", Value: "HEAD", Usage: "lock the manifests at commit `REV`"},
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "dataset.lock.json", Usage: "write the lock to `FILE` (- for stdout)"},
@@ -129,7 +129,7 @@ func forgetCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "forget",
 		Usage:     "delete assets for good (every version) and record a tombstone, for erasure requests",
-		ArgsUsage: "ID... --reason TEXT [--yes] [--drop]",
+		ArgsUsage: "--reason TEXT [--yes] [--drop] ID...",
 		Description: "Finds the records with these ids (or s3:// URIs) in the working tree's manifests, deletes every\n" +
 			"version of their assets from the bucket (delete markers included), appends a tombstone (id, key,\n" +
 			"date, reason) to " + dataset.TombstonePath + " and stages it. --drop also removes the records from the\n" +
@@ -150,6 +150,7 @@ func forgetCommand() *cli.Command {
 // (scope is --local or --global; self is the datalfs executable). A
 // manifest uses it through `.gitattributes`: `*.jsonl diff=datalfs-manifest`
 // on a line after `git lfs track`'s.
+//lint:ignore U1000 called by install once the lead wires it
 func installDiffDriver(ctx context.Context, scope, self string) error {
 	for _, kv := range [][2]string{
 		{"diff.datalfs-manifest.textconv", shellQuote(self) + " manifest textconv"},
@@ -163,6 +164,7 @@ func installDiffDriver(ctx context.Context, scope, self string) error {
 }
 
 // uninstallDiffDriver removes what installDiffDriver wrote.
+//lint:ignore U1000 called by uninstall once the lead wires it
 func uninstallDiffDriver(ctx context.Context, scope string) error {
 	_, _ = git(ctx, "config", scope, "--remove-section", "diff.datalfs-manifest")
 	return nil
@@ -205,7 +207,7 @@ func openDatasetEnv(c *cli.Context, needRepo bool) (*datasetEnv, error) {
 		}
 		if store != nil {
 			r.FetchLFS = func(ctx context.Context, oid string, size int64, w io.WriterAt) error {
-				return store.Download(ctx, oid, size, 0, w, nil)
+				return store.Download(ctx, oid, size, 0, w, func(int64) {})
 			}
 		}
 		env.repo = r
@@ -218,7 +220,21 @@ func isTerminal(w any) bool {
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
+// flagsFirst refuses arguments that look like flags after the first
+// positional one: urfave/cli stops parsing flags there.
+func flagsFirst(c *cli.Context) error {
+	for _, a := range c.Args().Slice() {
+		if strings.HasPrefix(a, "-") && a != "-" {
+			return withCode(exitUsage, fmt.Errorf("%q: put flags before the other arguments (datalfs manifest %s %s ...)", a, c.Command.Name, a))
+		}
+	}
+	return nil
+}
+
 func runDatasetBuild(c *cli.Context) error {
+	if err := flagsFirst(c); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return withCode(exitUsage, errors.New("give one s3://BUCKET/PREFIX to list"))
 	}
@@ -252,6 +268,9 @@ func runDatasetBuild(c *cli.Context) error {
 	var out io.Writer = c.App.Writer
 	var tmp *os.File
 	if o := c.String("output"); o != "" && o != "-" {
+		if err := os.MkdirAll(filepath.Dir(o), 0o755); err != nil {
+			return withCode(exitUsage, fmt.Errorf("-o: %w", err))
+		}
 		if tmp, err = os.CreateTemp(filepath.Dir(o), "."+filepath.Base(o)+".tmp-*"); err != nil {
 			return withCode(exitUsage, fmt.Errorf("-o: %w", err))
 		}
@@ -314,6 +333,9 @@ func (env *datasetEnv) manifestsAt(ctx context.Context, rev string, files []stri
 
 func runDatasetCheck(c *cli.Context, dir string) error {
 	ctx := c.Context
+	if err := flagsFirst(c); err != nil {
+		return err
+	}
 	if c.Int("jobs") < 1 || c.Int("jobs") > 256 {
 		return withCode(exitUsage, errors.New("--jobs: want a number from 1 to 256"))
 	}
@@ -427,6 +449,9 @@ func shortRev(c string) string {
 }
 
 func runDatasetLock(c *cli.Context) error {
+	if err := flagsFirst(c); err != nil {
+		return err
+	}
 	ctx := c.Context
 	env, err := openDatasetEnv(c, true)
 	if err != nil {
@@ -454,6 +479,9 @@ func runDatasetLock(c *cli.Context) error {
 }
 
 func runDatasetDiff(c *cli.Context) error {
+	if err := flagsFirst(c); err != nil {
+		return err
+	}
 	ctx := c.Context
 	if c.NArg() < 2 {
 		return withCode(exitUsage, errors.New("give two revisions: datalfs manifest diff REV1 REV2 [FILE...]"))
@@ -481,6 +509,9 @@ func runDatasetDiff(c *cli.Context) error {
 }
 
 func runDatasetTextconv(c *cli.Context) error {
+	if err := flagsFirst(c); err != nil {
+		return err
+	}
 	if c.NArg() != 1 {
 		return withCode(exitUsage, errors.New("give one FILE"))
 	}
@@ -525,6 +556,9 @@ func mustAbs(p string) string {
 }
 
 func runForget(c *cli.Context) error {
+	if err := flagsFirst(c); err != nil {
+		return err
+	}
 	ctx := c.Context
 	ids := c.Args().Slice()
 	if len(ids) == 0 {
