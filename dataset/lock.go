@@ -120,3 +120,6 @@ func (l Lock) Marshal() []byte {
 	b, _ := json.MarshalIndent(l, "", "  ")
 	return append(b, '\n')
 }
+
+// sha256Sum hashes b (for tests).
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
