@@ -61,7 +61,14 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 	st.Versioned = ver.Status == types.BucketVersioningStatusEnabled || ver.Status == types.BucketVersioningStatusSuspended
 	bw := bufio.NewWriterSize(w, 256<<10)
 	used := map[string]bool{}
+	last, seen := "", false
 	emit := func(key, version string, size int64, etag string, algos []types.ChecksumAlgorithm) error {
+		// Keys come in order; versitygw 1.8.0 repeats the last key of a
+		// ListObjectVersions page at the start of the next one.
+		if seen && key <= last {
+			return nil
+		}
+		last, seen = key, true
 		if strings.HasSuffix(key, "/") && size == 0 {
 			return nil // a "folder" placeholder
 		}

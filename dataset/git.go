@@ -146,8 +146,13 @@ func (r *Repo) Manifests(ctx context.Context, rev string, files []string) ([]Man
 			have[t] = true
 		}
 		for _, f := range files {
+			if rev == "" {
+				if _, err := os.Stat(filepath.Join(r.Top, filepath.FromSlash(f))); err == nil {
+					continue // the working tree may hold a manifest not yet added
+				}
+			}
 			if !have[f] {
-				at := "in the working tree's index"
+				at := "in the working tree"
 				if rev != "" {
 					at = "at " + rev[:min(12, len(rev))]
 				}
