@@ -301,15 +301,16 @@ func (a *Agent) downloadOnce(ctx context.Context, t *Target, req *Request, p *pr
 			err = cerr
 		}
 	}()
-	v, err := newVerifier(tf)
-	if err != nil {
-		return "", 0, err
-	}
+	v := newVerifier(tf)
 	p.add(tf.resumeFrom)
-	if err := t.Store.Download(ctx, req.Oid, req.Size, tf.resumeFrom, v, p.add); err != nil {
+	err = t.Store.Download(ctx, req.Oid, req.Size, tf.resumeFrom, v, p.add)
+	size, sum, verr := v.result() // also stops the hasher on failure
+	if err != nil {
 		return "", tf.resumeFrom, err
 	}
-	size, sum := v.result()
+	if verr != nil {
+		return "", tf.resumeFrom, verr
+	}
 	if size != req.Size || sum != req.Oid {
 		return "", tf.resumeFrom, fmt.Errorf("object %s at %s is corrupt: got %d bytes with sha256 %s, want %d bytes; "+
 			"restore it by pushing from a clone that has a good copy: %w",

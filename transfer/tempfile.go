@@ -119,68 +119,67 @@ func (t *tempFile) close(finished, interrupted bool) error {
 	return nil
 }
 
-// verifier is the io.WriterAt a store downloads into. It writes to the temp
-// file and hashes the bytes in order as the written prefix grows: bytes that
-// arrive ahead of the prefix (from parallel ranges) are read back from the
-// file once the gap before them is filled. It records the verified prefix in
-// the sidecar so an interrupted download can resume.
+// verifier is the io.WriterAt a store downloads into. Writers put their
+// bytes straight into the temp file, concurrently; a hasher goroutine
+// follows the contiguous written prefix, reading it back (from the page
+// cache) into SHA-256, so the content is verified end to end without making
+// parallel ranges wait for each other. The written prefix is recorded in the
+// sidecar so an interrupted download can resume.
 type verifier struct {
 	f *os.File
 
 	mu       sync.Mutex
-	h        hash.Hash
-	frontier int64           // bytes [0, frontier) are written and hashed
+	grew     *sync.Cond      // signalled when frontier grows or the download ends
+	frontier int64           // bytes [0, frontier) are written
 	ahead    map[int64]int64 // offset -> length written beyond the frontier
 	saved    int64
+	ended    bool
 	err      error
+
+	h       hash.Hash // owned by the hasher
+	hashed  int64     // bytes [0, hashed) are hashed; owned by the hasher
+	hashErr error
+	done    chan struct{}
 }
 
-// newVerifier hashes the resumed prefix of tf and returns a verifier that
-// continues from there.
-func newVerifier(tf *tempFile) (*verifier, error) {
-	v := &verifier{f: tf.f, h: sha256.New(), ahead: map[int64]int64{}}
-	if tf.resumeFrom > 0 {
-		if err := v.readBack(0, tf.resumeFrom); err != nil {
-			return nil, fmt.Errorf("read partial download %s: %w", tf.f.Name(), err)
-		}
-		v.frontier, v.saved = tf.resumeFrom, tf.resumeFrom
-	}
-	return v, nil
+// newVerifier returns a verifier that continues after the resumed prefix of
+// tf; the hasher starts by hashing that prefix.
+func newVerifier(tf *tempFile) *verifier {
+	v := &verifier{f: tf.f, h: sha256.New(), ahead: map[int64]int64{}, done: make(chan struct{}),
+		frontier: tf.resumeFrom, saved: tf.resumeFrom}
+	v.grew = sync.NewCond(&v.mu)
+	go v.hash()
+	return v
 }
 
 // WriteAt writes p at off. Every byte must be written once.
 func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
+	n, err := v.f.WriteAt(p, off)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.err != nil {
-		return 0, v.err
-	}
-	if off < v.frontier {
-		v.err = fmt.Errorf("bytes at offset %d written twice", off)
-		return 0, v.err
-	}
-	n, err := v.f.WriteAt(p, off)
-	if err != nil {
+	switch {
+	case v.err != nil:
+		return n, v.err
+	case err != nil:
 		v.err = fmt.Errorf("write temp file %s: %w", v.f.Name(), err)
+		return n, v.err
+	case off < v.frontier:
+		v.err = fmt.Errorf("bytes at offset %d written twice", off)
 		return n, v.err
 	}
 	if off == v.frontier {
-		v.h.Write(p)
 		v.frontier += int64(n)
+		for {
+			l, ok := v.ahead[v.frontier]
+			if !ok {
+				break
+			}
+			delete(v.ahead, v.frontier)
+			v.frontier += l
+		}
+		v.grew.Signal()
 	} else {
 		v.ahead[off] = int64(n)
-	}
-	for {
-		l, ok := v.ahead[v.frontier]
-		if !ok {
-			break
-		}
-		delete(v.ahead, v.frontier)
-		if err := v.readBack(v.frontier, l); err != nil {
-			v.err = fmt.Errorf("read back temp file %s: %w", v.f.Name(), err)
-			return n, v.err
-		}
-		v.frontier += l
 	}
 	if v.frontier-v.saved >= sidecarEvery {
 		// Best effort: without it a resumed run just starts earlier.
@@ -191,18 +190,46 @@ func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-func (v *verifier) readBack(off, n int64) error {
-	_, err := io.CopyBuffer(v.h, io.NewSectionReader(v.f, off, n), make([]byte, min(n, readBackBuffer)))
-	return err
+// hash follows the frontier until the download ends.
+func (v *verifier) hash() {
+	defer close(v.done)
+	buf := make([]byte, readBackBuffer)
+	for {
+		v.mu.Lock()
+		for v.frontier == v.hashed && !v.ended {
+			v.grew.Wait()
+		}
+		target, ended := v.frontier, v.ended
+		v.mu.Unlock()
+		if target > v.hashed && v.hashErr == nil {
+			_, err := io.CopyBuffer(v.h, io.NewSectionReader(v.f, v.hashed, target-v.hashed), buf)
+			if err != nil {
+				v.hashErr = fmt.Errorf("read back temp file %s: %w", v.f.Name(), err)
+			}
+			v.hashed = target
+		}
+		if ended && v.hashed == target {
+			return
+		}
+	}
 }
 
-// result returns the length of the contiguous prefix written and its
-// SHA-256 in hex.
-func (v *verifier) result() (int64, string) {
+// result ends the download and returns the length of the contiguous prefix
+// written and its SHA-256 in hex, once the hasher has caught up. It must be
+// called exactly once, before the file is closed.
+func (v *verifier) result() (int64, string, error) {
+	v.mu.Lock()
+	v.ended = true
+	v.grew.Signal()
+	v.mu.Unlock()
+	<-v.done
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if len(v.ahead) > 0 {
-		return -1, "(bytes missing in the middle)"
+	if v.hashErr != nil {
+		return 0, "", v.hashErr
 	}
-	return v.frontier, hex.EncodeToString(v.h.Sum(nil))
+	if len(v.ahead) > 0 {
+		return -1, "(bytes missing in the middle)", nil
+	}
+	return v.frontier, hex.EncodeToString(v.h.Sum(nil)), nil
 }

@@ -24,10 +24,7 @@ func TestVerifierOutOfOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := newVerifier(tf)
-		if err != nil {
-			t.Fatal(err)
-		}
+		v := newVerifier(tf)
 		var offs []int
 		for off := 0; off < len(data); off += chunk {
 			offs = append(offs, off)
@@ -39,8 +36,8 @@ func TestVerifierOutOfOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		n, sum := v.result()
-		if n != int64(len(data)) || sum != hex.EncodeToString(want[:]) {
+		n, sum, err := v.result()
+		if err != nil || n != int64(len(data)) || sum != hex.EncodeToString(want[:]) {
 			t.Errorf("chunk %d: result = %d, %s; want %d, %x", chunk, n, sum, len(data), want)
 		}
 		if _, err := v.WriteAt(data[:1], 0); err == nil {
@@ -60,10 +57,10 @@ func TestVerifierGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tf.close(false, false)
-	v, _ := newVerifier(tf)
+	v := newVerifier(tf)
 	v.WriteAt(make([]byte, 10), 0)
 	v.WriteAt(make([]byte, 10), 20)
-	if n, _ := v.result(); n != -1 {
+	if n, _, _ := v.result(); n != -1 {
 		t.Errorf("result with a hole = %d, want -1", n)
 	}
 }
