@@ -62,6 +62,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			doctorCommand(),
 			gcCommand(),
 			uploadsCommand(),
+			forgetCommand(),
 		},
 	}
 	err := app.RunContext(ctx, args)

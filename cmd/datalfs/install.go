@@ -89,6 +89,9 @@ func install(ctx context.Context, global bool, rawURL string, out io.Writer) err
 			return withCode(exitUsage, err)
 		}
 	}
+	if err := installDiffDriver(ctx, scope, self); err != nil {
+		return withCode(exitUsage, err)
+	}
 	where := "this repository"
 	if global {
 		where = "your global git config"
@@ -127,6 +130,9 @@ func uninstall(ctx context.Context, global bool, out io.Writer) error {
 		if _, err := git(ctx, "config", scope, "--remove-section", "lfs.customtransfer."+agentName); err != nil {
 			return withCode(exitUsage, err)
 		}
+	}
+	if err := uninstallDiffDriver(ctx, scope); err != nil {
+		return withCode(exitUsage, err)
 	}
 	if !global {
 		if err := uninstallHooks(ctx, repo, out); err != nil {

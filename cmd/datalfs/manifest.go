@@ -14,9 +14,7 @@ func manifestCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "manifest",
 		Usage: "work with dataset manifests",
-		Subcommands: []*cli.Command{
-			manifestValidateCommand(),
-		},
+		Subcommands: append([]*cli.Command{manifestValidateCommand()}, datasetSubcommands()...),
 	}
 }
 
