@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/git-lfs/git-lfs/v3/lfs"
 
+	"github.com/datalfs/datalfs/internal/gitcmd"
 	"github.com/datalfs/datalfs/manifest"
 )
 
@@ -57,23 +57,7 @@ func OpenRepo(ctx context.Context, dir string) (*Repo, error) {
 }
 
 func (r *Repo) git(ctx context.Context, env []string, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = r.Top
-	cmd.Env = append(os.Environ(), env...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return nil, fmt.Errorf("git %s: %s", args[0], msg)
-	}
-	return out, nil
+	return gitcmd.Cmd{Dir: r.Top, Env: env, Stdin: stdin}.Output(ctx, args...)
 }
 
 // Commit resolves rev to a commit id.

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/git-lfs/git-lfs/v3/lfs"
+
+	"github.com/datalfs/datalfs/internal/gitcmd"
 )
 
 // ErrNotRepo means the directory is not inside a Git working tree.
@@ -59,22 +61,7 @@ func FindRepo(ctx context.Context, dir string) (*Repo, error) {
 
 // git runs a git command at the top of the working tree and returns stdout.
 func (r *Repo) git(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = r.Top
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return nil, fmt.Errorf("git %s: %s", args[0], msg)
-	}
-	return out, nil
+	return gitcmd.Cmd{Dir: r.Top, Stdin: stdin}.Output(ctx, args...)
 }
 
 func splitNUL(out []byte) []string {

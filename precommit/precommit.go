@@ -15,9 +15,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/datalfs/datalfs/internal/gitcmd"
 )
 
 const (
@@ -81,19 +82,7 @@ func runDir(ctx context.Context, gitDir string) (string, error) {
 }
 
 func git(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return "", fmt.Errorf("git %s: %s", args[0], msg)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return gitcmd.Run(ctx, dir, args...)
 }
 
 // Script returns the hook script that runs datalfsPath (or "datalfs" from

@@ -150,8 +150,6 @@ func forgetCommand() *cli.Command {
 // (scope is --local or --global; self is the datalfs executable). A
 // manifest uses it through `.gitattributes`: `*.jsonl diff=datalfs-manifest`
 // on a line after `git lfs track`'s.
-//
-//lint:ignore U1000 called by install once the lead wires it
 func installDiffDriver(ctx context.Context, scope, self string) error {
 	for _, kv := range [][2]string{
 		{"diff.datalfs-manifest.textconv", shellQuote(self) + " manifest textconv"},
@@ -165,8 +163,6 @@ func installDiffDriver(ctx context.Context, scope, self string) error {
 }
 
 // uninstallDiffDriver removes what installDiffDriver wrote.
-//
-//lint:ignore U1000 called by uninstall once the lead wires it
 func uninstallDiffDriver(ctx context.Context, scope string) error {
 	_, _ = git(ctx, "config", scope, "--remove-section", "diff.datalfs-manifest")
 	return nil

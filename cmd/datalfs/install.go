@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/datalfs/datalfs/internal/gitcmd"
 	"github.com/datalfs/datalfs/lfsrepo"
 	"github.com/datalfs/datalfs/s3store"
 )
@@ -163,17 +162,7 @@ func executable() (string, error) {
 	return filepath.Abs(self)
 }
 
-// git runs git and returns its standard output.
+// git runs git in the current directory and returns its trimmed output.
 func git(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return stdout.String(), fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
-	}
-	return stdout.String(), nil
+	return gitcmd.Run(ctx, "", args...)
 }

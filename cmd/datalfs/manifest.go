@@ -12,8 +12,8 @@ import (
 // manifestCommand groups the dataset manifest subcommands.
 func manifestCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "manifest",
-		Usage: "work with dataset manifests",
+		Name:        "manifest",
+		Usage:       "work with dataset manifests",
 		Subcommands: append([]*cli.Command{manifestValidateCommand()}, datasetSubcommands()...),
 	}
 }

@@ -1,0 +1,56 @@
+// Package gitcmd runs git and turns its failures into errors that carry
+// git's own message, the one place every package runs git from.
+package gitcmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// Cmd describes how to run git: in which directory, with which extra
+// environment and standard input. The zero Cmd runs git in the current
+// directory with the process's environment and no input.
+type Cmd struct {
+	Dir   string
+	Env   []string // added to the process's environment
+	Stdin []byte
+}
+
+// Output runs git with args and returns its standard output. When git fails
+// the error reads "git SUBCOMMAND: what git printed on stderr".
+func (c Cmd) Output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = c.Dir
+	if c.Env != nil {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
+	if c.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(c.Stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		sub := ""
+		if len(args) > 0 {
+			sub = args[0]
+		}
+		return out, fmt.Errorf("git %s: %s", sub, msg)
+	}
+	return out, nil
+}
+
+// Run runs git with args in dir and returns its standard output without
+// surrounding white space.
+func Run(ctx context.Context, dir string, args ...string) (string, error) {
+	out, err := Cmd{Dir: dir}.Output(ctx, args...)
+	return strings.TrimSpace(string(out)), err
+}

@@ -1,0 +1,27 @@
+package gitcmd
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Run(ctx, dir, "init", "-q"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Run(ctx, dir, "rev-parse", "--is-inside-work-tree")
+	if err != nil || got != "true" {
+		t.Errorf("Run(rev-parse) = %q, %v; want \"true\", nil", got, err)
+	}
+	_, err = Run(ctx, dir, "rev-parse", "--verify", "no-such-ref")
+	if err == nil || !strings.HasPrefix(err.Error(), "git rev-parse: ") || !strings.Contains(err.Error(), "fatal:") {
+		t.Errorf("Run(bad ref) error = %v, want git's message after \"git rev-parse: \"", err)
+	}
+	out, err := Cmd{Dir: dir, Stdin: []byte("hello"), Env: []string{"GIT_AUTHOR_NAME=x"}}.Output(ctx, "hash-object", "--stdin")
+	if err != nil || strings.TrimSpace(string(out)) != "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0" {
+		t.Errorf("Output(hash-object) = %q, %v", out, err)
+	}
+}
