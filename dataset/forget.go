@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/datalfs/datalfs/manifest"
 )
 
 // Found is a record found by id.
@@ -97,14 +99,15 @@ func (r *Repo) DropRecords(ctx context.Context, m Manifest, ids map[string]bool)
 	if err != nil {
 		return 0, err
 	}
-	format := m.Config.Format
-	if format == "" {
-		format = formatOf(m.Path, bufio.NewReader(bytes.NewReader(data)))
+	format, err := manifest.ParseFormat(m.Config.Format)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", m.Path, err)
 	}
+	format = manifest.DetectFormat(m.Path, bufio.NewReader(bytes.NewReader(data)), format, m.Config.Records)
 	var out bytes.Buffer
 	dropped := 0
 	switch format {
-	case "jsonl", "ndjson", "manifest":
+	case manifest.FormatJSONL:
 		for line, rest := 1, data; len(rest) > 0; line++ {
 			l := rest
 			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
@@ -122,7 +125,7 @@ func (r *Repo) DropRecords(ctx context.Context, m Manifest, ids map[string]bool)
 			}
 			out.Write(l)
 		}
-	case "csv":
+	case manifest.FormatCSV:
 		cr := csv.NewReader(bytes.NewReader(data))
 		cr.FieldsPerRecord = -1
 		rows, err := cr.ReadAll()

@@ -1,17 +1,16 @@
 package dataset
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/datalfs/datalfs/manifest"
 )
 
 // Config says where a manifest's records keep their id, asset references
@@ -75,53 +74,31 @@ func (e *RecordError) Error() string {
 }
 
 // ReadRecords calls fn with each record of the manifest src, in file order.
+// It reads with the manifest package's readers, so a manifest means the same
+// records (and lines) here as to `datalfs manifest validate`.
 func ReadRecords(src io.Reader, name string, cfg Config, fn func(*Record) error) error {
-	br := bufio.NewReaderSize(src, 64<<10)
-	format := cfg.Format
-	if format == "" {
-		format = formatOf(name, br)
+	format, err := manifest.ParseFormat(cfg.Format)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	rec := func(line int, fields map[string]any) error {
-		r, err := newRecord(line, fields, cfg)
+	return manifest.Scan(src, name, format, cfg.Records, func(raw manifest.RawRecord) error {
+		var fields map[string]any
+		if raw.Cells != nil {
+			fields = make(map[string]any, len(raw.Header))
+			for i, h := range raw.Header {
+				if raw.Cells[i] != "" { // an empty cell is an absent field
+					fields[h] = raw.Cells[i]
+				}
+			}
+		} else if fields, err = decodeObject(raw.JSON); err != nil {
+			return &RecordError{File: name, Line: raw.Line, Msg: err.Error()}
+		}
+		r, err := newRecord(raw.Line, fields, cfg)
 		if err != nil {
-			return &RecordError{File: name, Line: line, Msg: err.Error()}
+			return &RecordError{File: name, Line: raw.Line, Msg: err.Error()}
 		}
 		return fn(r)
-	}
-	switch format {
-	case "jsonl", "ndjson", "manifest":
-		return readJSONL(br, name, rec)
-	case "csv":
-		return readCSV(br, name, rec)
-	case "json":
-		return readJSONDoc(br, name, cfg.Records, rec)
-	}
-	return fmt.Errorf("%s: unknown manifest format %q, want jsonl, csv or json", name, format)
-}
-
-func formatOf(name string, br *bufio.Reader) string {
-	switch strings.ToLower(path.Ext(name)) {
-	case ".jsonl", ".ndjson", ".manifest":
-		return "jsonl"
-	case ".csv":
-		return "csv"
-	case ".json":
-		// A .json file whose first line is a whole object is JSON Lines.
-		head, _ := br.Peek(64 << 10)
-		head = bytes.TrimPrefix(head, []byte("\xEF\xBB\xBF"))
-		if i := bytes.IndexByte(head, '\n'); i > 0 && json.Valid(head[:i]) && bytes.HasPrefix(bytes.TrimSpace(head), []byte("{")) {
-			return "jsonl"
-		}
-		return "json"
-	}
-	head, _ := br.Peek(1)
-	if len(head) == 1 && (head[0] == '{') {
-		return "jsonl"
-	}
-	if len(head) == 1 && head[0] == '[' {
-		return "json"
-	}
-	return "csv"
+	})
 }
 
 func decodeObject(data []byte) (map[string]any, error) {
@@ -138,144 +115,6 @@ func decodeObject(data []byte) (map[string]any, error) {
 		return nil, errors.New("malformed JSON record: more than one value on the line")
 	}
 	return m, nil
-}
-
-func readJSONL(br *bufio.Reader, name string, rec func(int, map[string]any) error) error {
-	line := 0
-	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
-		_, _ = br.Discard(3)
-	}
-	for {
-		data, err := br.ReadBytes('\n')
-		if len(data) > 0 {
-			line++
-			if t := bytes.TrimSpace(data); len(t) > 0 {
-				m, derr := decodeObject(t)
-				if derr != nil {
-					return &RecordError{File: name, Line: line, Msg: derr.Error()}
-				}
-				if err := rec(line, m); err != nil {
-					return err
-				}
-			}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
-		}
-	}
-}
-
-func readCSV(br *bufio.Reader, name string, rec func(int, map[string]any) error) error {
-	if b, err := br.Peek(3); err == nil && bytes.Equal(b, []byte("\xEF\xBB\xBF")) {
-		_, _ = br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil
-	}
-	if err != nil {
-		return &RecordError{File: name, Line: 1, Msg: "malformed CSV header: " + err.Error()}
-	}
-	header = append([]string(nil), header...)
-	for {
-		row, err := cr.Read()
-		if err == io.EOF {
-			return nil
-		}
-		line, _ := cr.FieldPos(0)
-		if err != nil {
-			return &RecordError{File: name, Line: line, Msg: "malformed CSV row: " + err.Error()}
-		}
-		m := make(map[string]any, len(header))
-		for i, h := range header {
-			if i < len(row) && row[i] != "" {
-				m[h] = row[i]
-			}
-		}
-		if err := rec(line, m); err != nil {
-			return err
-		}
-	}
-}
-
-// readJSONDoc streams the records array of a JSON document: the document
-// itself when it is an array, else the array at pointer (object keys only),
-// else the document as one record.
-func readJSONDoc(br *bufio.Reader, name, pointer string, rec func(int, map[string]any) error) error {
-	dec := json.NewDecoder(br)
-	dec.UseNumber()
-	bad := func(err error) error {
-		return &RecordError{File: name, Line: 1, Msg: "malformed JSON document: " + err.Error()}
-	}
-	segs, err := splitPointer(pointer)
-	if err != nil {
-		return fmt.Errorf("%s: records pointer: %w", name, err)
-	}
-	for _, seg := range segs {
-		tok, err := dec.Token()
-		if err != nil {
-			return bad(err)
-		}
-		if tok != json.Delim('{') {
-			return fmt.Errorf("%s: no object holds %q on the way to the records pointer %s", name, seg, pointer)
-		}
-		for {
-			if !dec.More() {
-				return fmt.Errorf("%s: the records pointer %s names nothing in the document", name, pointer)
-			}
-			k, err := dec.Token()
-			if err != nil {
-				return bad(err)
-			}
-			if k == seg {
-				break
-			}
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return bad(err)
-			}
-		}
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return bad(err)
-	}
-	if tok != json.Delim('[') {
-		if len(segs) > 0 || tok != json.Delim('{') {
-			return fmt.Errorf("%s: the records are not an array; set manifest-records to the array's JSON pointer", name)
-		}
-		// One object is one record: read the rest of it.
-		m := map[string]any{}
-		for dec.More() {
-			k, err := dec.Token()
-			if err != nil {
-				return bad(err)
-			}
-			var v any
-			if err := dec.Decode(&v); err != nil {
-				return bad(err)
-			}
-			m[k.(string)] = v
-		}
-		return rec(1, m)
-	}
-	n := 0
-	for dec.More() {
-		n++
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			return &RecordError{File: name, Line: n, Msg: "malformed JSON record: " + err.Error()}
-		}
-		if err := rec(n, m); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func splitPointer(p string) ([]string, error) {
