@@ -297,6 +297,29 @@ func (e *faultEnv) pendingUploads() []string {
 	return keys
 }
 
+// logPending logs every unfinished multipart upload with its parts.
+func (e *faultEnv) logPending() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := e.h.s3.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &e.bucket})
+	if err != nil {
+		e.t.Logf("list uploads: %v", err)
+		return
+	}
+	for _, u := range out.Uploads {
+		var parts []string
+		lp, err := e.h.s3.ListParts(ctx, &s3.ListPartsInput{Bucket: &e.bucket, Key: u.Key, UploadId: u.UploadId})
+		if err == nil {
+			for _, p := range lp.Parts {
+				parts = append(parts, fmt.Sprintf("%d (%d bytes, %v)", aws.ToInt32(p.PartNumber), aws.ToInt64(p.Size), aws.ToTime(p.LastModified).Format(time.StampMilli)))
+			}
+		}
+		e.t.Logf("unfinished upload %s of %s, started %v: parts %v (%v)", aws.ToString(u.UploadId), aws.ToString(u.Key),
+			aws.ToTime(u.Initiated).Format(time.StampMilli), parts, err)
+	}
+}
+
 // lfsDir returns the LFS directory of the repository in dir (its git common
 // dir's lfs, or lfs.storage when set).
 func (e *faultEnv) lfsDir(repo string) string {
