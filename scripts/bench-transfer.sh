@@ -130,16 +130,18 @@ bench_set() {
 	# A repository holding the data set in LFS, committed (not timed).
 	local repo=$WORK/repo-$name
 	git init -q "$repo"
-	git init -q --bare "$WORK/remote-$name.git"
-	(cd "$repo" && git remote add origin "$WORK/remote-$name.git" &&
-		git lfs track '*.bin' >/dev/null && mkdir data && cp "$src"/* data/ && git add . && git commit -qm data)
+	(cd "$repo" && git lfs track '*.bin' >/dev/null && mkdir data && cp "$src"/* data/ && git add . && git commit -qm data)
 
 	for round in $(seq 1 "$ROUNDS"); do
 		local p="$name-r$round" secs
 		# --- upload ---
 		log "  round $round upload: datalfs"
-		(cd "$repo" && git config lfs.url "$VGW_ENDPOINT/$BUCKET/datalfs-$p")
-		git -C "$repo" push -q origin --delete main 2>/dev/null || true # so every round pushes again
+		# A new remote and prefix per round: git-lfs pushes only what the remote lacks.
+		local remote=$WORK/remote-$p.git
+		git init -q --bare "$remote"
+		git -C "$repo" remote remove origin 2>/dev/null || true
+		git -C "$repo" remote add origin "$remote"
+		git -C "$repo" config lfs.url "$VGW_ENDPOINT/$BUCKET/datalfs-$p"
 		run_timed secs with_peak git -C "$repo" push -q origin main
 		record "$name" up datalfs "$secs"
 		PEAK[$name,up]=$(( $(cat "$PEAK_FILE") > ${PEAK[$name,up]:-0} ? $(cat "$PEAK_FILE") : ${PEAK[$name,up]:-0} ))
@@ -158,7 +160,7 @@ bench_set() {
 		# --- download ---
 		local dst=$WORK/down-$p
 		log "  round $round download: datalfs"
-		GIT_LFS_SKIP_SMUDGE=1 git clone -q "$WORK/remote-$name.git" "$dst-datalfs"
+		GIT_LFS_SKIP_SMUDGE=1 git clone -q "$remote" "$dst-datalfs"
 		git -C "$dst-datalfs" config lfs.url "$VGW_ENDPOINT/$BUCKET/datalfs-$p"
 		# git lfs pull is fetch (the agent downloads; git-lfs hashes and moves each file into
 		# .git/lfs/objects) then checkout (git-lfs copies into the work tree; git re-hashes it).
