@@ -68,6 +68,9 @@ type faultCase struct {
 	// case fails until the marker is removed. The checks every case makes
 	// (bucket, local store, temp files, messages) are never relaxed.
 	knownFailure string
+	// keepsPartial says a failed download keeps its partial file and
+	// sidecar in lfs/tmp for the next run to resume.
+	keepsPartial bool
 	// intermittent says the known failure does not show in every run (it
 	// depends on timing), so its absence is no reason to fail.
 	intermittent bool
@@ -111,16 +114,14 @@ func TestFaults(t *testing.T) {
 			rules: []fp.Rule{scoped(putObject, fp.FlipRequestAt(1000), 1)}, maxTime: 20 * time.Second,
 			fail: true, failMsg: `refused the bytes`},
 		// A server that stops reading an upload: the client's writes
-		// block once the socket buffers fill, and IdleTimeout should end
-		// the attempt like it ends a stalled download.
+		// block once the socket buffers fill, and IdleTimeout ends the
+		// attempt (a write deadline) like it ends a stalled download.
 		{name: "put-stall-body", op: "push", size: 24 << 20,
 			rules: []fp.Rule{scoped(putObject, fp.StallRequestAfter(1<<20, 15*time.Second), 1)}, maxTime: 10 * time.Second,
-			knownFailure: "IdleTimeout does not cover uploads: an upload whose bytes stop moving waits as long as the server stalls (forever if it never resumes)",
-			// With the fix: wantAttempts(2, putObject).
-			check: countAttempts(putObject)},
-		// The same stall, bounded by the per-object watchdog.
+			check: countAttempts(putObject)}, // the stalled PUT may still be open when the run ends: maxTime is the proof
+		// A server that stalls every upload: the per-object watchdog gives up.
 		{name: "put-stall-body-watchdog", op: "push", size: 24 << 20, env: []string{"DATALFS_STALL_TIMEOUT=5s"},
-			rules: []fp.Rule{scoped(putObject, fp.StallRequestAfter(1<<20, 30*time.Second), 1)}, maxTime: 15 * time.Second,
+			rules: []fp.Rule{scoped(putObject, fp.StallRequestAfter(1<<20, 30*time.Second), 0)}, maxTime: 15 * time.Second,
 			fail: true, failMsg: `gave up on upload .* after 5s without progress`},
 		{name: "put-server-down", op: "push", size: smallSize, down: -1, maxTime: 20 * time.Second,
 			fail: true, failMsg: `cannot reach the S3 endpoint`},
@@ -149,21 +150,16 @@ func TestFaults(t *testing.T) {
 		// upload) should be retried like a reset connection.
 		{name: "list-uploads-cut", op: "push", size: largeSize, env: multipartEnv,
 			rules: []fp.Rule{{Method: "GET", Query: []string{"uploads"}, First: 1, Fault: fp.TruncateAfter(40)}}, maxTime: 20 * time.Second,
-			knownFailure: "the SDK does not retry a 200 response whose XML body is cut short (unexpected EOF while deserializing): the object fails at once",
-			check:        partsOnce},
+			check: partsOnce},
 		{name: "complete-cut", op: "push", size: largeSize, env: multipartEnv,
-			rules: []fp.Rule{scoped(complete, fp.TruncateAfter(40), 1)}, maxTime: 20 * time.Second,
-			knownFailure: "the SDK does not retry a 200 response whose XML body is cut short (unexpected EOF while deserializing): the object fails at once"},
+			rules: []fp.Rule{scoped(complete, fp.TruncateAfter(40), 1)}, maxTime: 20 * time.Second},
 		// The refused part makes the agent cancel the parts in flight and
 		// abort the upload; a part the server was still storing can
-		// outlive the abort (S3 documents this too) and leave an
-		// unfinished upload behind.
+		// outlive the abort (S3 documents this too), so the agent lists
+		// the parts and aborts again until none is left.
 		{name: "part-flip-byte", op: "push", size: largeSize, env: multipartEnv,
 			rules: []fp.Rule{scoped(part(uploadPart, 2), fp.FlipRequestAt(12345), 1)}, maxTime: 30 * time.Second,
-			fail: true, failMsg: `refused the bytes|do not match|BadDigest|Checksum`,
-			knownFailure: "after a refused part the agent aborts the upload while cancelled parts may still be stored; " +
-				"a part stored after the abort leaves an unfinished upload (abort again after listing its parts, or let in-flight parts finish first)",
-			intermittent: true},
+			fail: true, failMsg: `refused the bytes|do not match|BadDigest|Checksum`},
 
 		// Downloads, one GET.
 		{name: "get-500-twice", op: "pull", size: smallSize,
@@ -183,20 +179,24 @@ func TestFaults(t *testing.T) {
 			check: resumedGet(true)},
 		{name: "get-truncate-always", op: "pull", size: 1 << 20,
 			rules: []fp.Rule{scoped(getObject, fp.TruncateAfter(100<<10), 0)}, maxTime: 20 * time.Second,
-			fail: true, failMsg: `connection broke 3 times`},
+			fail: true, failMsg: `connection broke 3 times`, keepsPartial: true, check: rerunResumesGet},
 		{name: "get-cut-always-20MiB", op: "pull", size: 20 << 20,
 			rules: []fp.Rule{scoped(getObject, fp.TruncateAfter(3<<20), 0)}, maxTime: 20 * time.Second,
-			fail: true, failMsg: `connection broke 3 times`,
-			knownFailure: "a download that fails after its retries deletes its partial file and sidecar, so the next pull fetches every byte again",
-			check:        rerunResumesGet},
+			fail: true, failMsg: `connection broke 3 times`, keepsPartial: true, check: rerunResumesGet},
 		{name: "get-stall-body", op: "pull", size: smallSize,
 			rules: []fp.Rule{scoped(getObject, fp.StallBodyAfter(100<<10, 30*time.Second), 1)}, maxTime: 15 * time.Second,
 			check: resumedGet(true)},
 		{name: "get-stall-headers", op: "pull", size: smallSize,
 			rules: []fp.Rule{scoped(getObject, fp.StallBeforeHeaders(30*time.Second), 1)}, maxTime: 15 * time.Second,
 			check: wantAttempts(2, getObject)},
+		// A byte damaged on the way: the download does not verify, so the
+		// agent fetches it once more before calling the bucket's copy corrupt.
 		{name: "get-flip-byte", op: "pull", size: smallSize,
 			rules: []fp.Rule{scoped(getObject, fp.FlipResponseAt(5000), 1)}, maxTime: 20 * time.Second,
+			check: wantAttempts(2, getObject)},
+		// Damaged every time (as when the bucket's copy is): "is corrupt".
+		{name: "get-flip-byte-always", op: "pull", size: smallSize,
+			rules: []fp.Rule{scoped(getObject, fp.FlipResponseAt(5000), 0)}, maxTime: 20 * time.Second,
 			fail: true, failMsg: `is corrupt`},
 		{name: "get-server-down", op: "pull", size: smallSize, down: -1, maxTime: 20 * time.Second,
 			fail: true, failMsg: `cannot reach the S3 endpoint`},
@@ -330,7 +330,7 @@ func runFaultCase(t *testing.T, c *faultCase) string {
 
 	// What must hold whatever happened.
 	e.checkBucket()
-	local := e.checkLocal(repo)
+	local := e.checkLocal(repo, c.keepsPartial && err != nil, oid)
 
 	msg := userLines(out)
 	line := errorLine(msg, oid)
@@ -361,7 +361,7 @@ func runFaultCase(t *testing.T, c *faultCase) string {
 		e.must(repo, cmd[0], cmd[1:]...)
 		rerun = e.proxy.Events()
 		e.checkBucket()
-		local = e.checkLocal(repo)
+		local = e.checkLocal(repo, false, oid)
 		outcome += "; re-run completed"
 	}
 	if c.op == "push" {

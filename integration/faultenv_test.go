@@ -335,7 +335,7 @@ func (e *faultEnv) lfsDir(repo string) string {
 // failed or not: every file in lfs/objects hashes to its name, and lfs/tmp
 // holds no file of the agent (*.datalfs, *.done). It returns the oids in
 // lfs/objects.
-func (e *faultEnv) checkLocal(repo string) map[string]bool {
+func (e *faultEnv) checkLocal(repo string, partialOK bool, oid string) map[string]bool {
 	e.t.Helper()
 	dir := e.lfsDir(repo)
 	oids := map[string]bool{}
@@ -359,7 +359,21 @@ func (e *faultEnv) checkLocal(repo string) map[string]bool {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	for _, f := range e.agentTemps(repo) {
+	temps := e.agentTemps(repo)
+	if partialOK {
+		// A download that failed on the network keeps its verified part,
+		// OID.datalfs and its sidecar OID.datalfs.done, and nothing else.
+		want := []string{oid + ".datalfs", oid + ".datalfs.done"}
+		var got []string
+		for _, f := range temps {
+			got = append(got, filepath.Base(f))
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			e.t.Errorf("after a failed download lfs/tmp holds %q, want %q", got, want)
+		}
+		return oids
+	}
+	for _, f := range temps {
 		e.t.Errorf("agent temp file left behind: %s", f)
 	}
 	return oids

@@ -215,7 +215,7 @@ func TestKillDuringDownload(t *testing.T) {
 			e.proxy.ClearEvents()
 			e.must("dst", "git", "lfs", "pull")
 			e.checkWorktree("dst", contents)
-			if !e.checkLocal("dst")[oid] {
+			if !e.checkLocal("dst", false, "")[oid] {
 				t.Errorf("object %s is not in .git/lfs/objects after the repeated pull", oid)
 			}
 			if _, err := os.Stat(temp); !errors.Is(err, os.ErrNotExist) {
@@ -375,7 +375,7 @@ func TestDiskFullDownload(t *testing.T) {
 	if !strings.Contains(line, "no space left on device") {
 		t.Errorf("the error does not say the disk is full:\n%s", tail(userLines(out), 20))
 	}
-	if e.checkLocal("dst")[oid] {
+	if e.checkLocal("dst", false, "")[oid] {
 		t.Errorf("object %s is in lfs/objects after a failed pull", oid)
 	}
 	var left []string
@@ -393,5 +393,5 @@ func TestDiskFullDownload(t *testing.T) {
 	e.must("dst", "git", "config", "--unset", "lfs.storage")
 	e.must("dst", "git", "lfs", "pull")
 	e.checkWorktree("dst", contents)
-	e.checkLocal("dst")
+	e.checkLocal("dst", false, "")
 }

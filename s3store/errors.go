@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/url"
@@ -63,8 +64,11 @@ func (s *Store) explain(err error, op, oid string) error {
 	case code == "PreconditionFailed" || status == 412:
 		return fmt.Errorf("%s changed while it was being downloaded; run the command again: %w", uri, err)
 	case isUnreachable(err):
-		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running: %w",
-			s.at(), op, uri, unwrapNet(err))
+		return transfer.Transient(err, fmt.Sprintf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running (%v)",
+			s.at(), op, uri, unwrapNet(err)))
+	case status >= 500 || status == 429 || isNetwork(err) || errors.Is(err, io.ErrUnexpectedEOF):
+		return transfer.Transient(err, fmt.Sprintf("%s %s: the server or the network kept failing after %d attempts (%s); run the command again later, it resumes",
+			op, uri, s.opts.MaxAttempts, shortCause(err, code, status)))
 	case strings.Contains(err.Error(), "failed to retrieve credentials"):
 		return errNoCredentials(err)
 	}
@@ -72,6 +76,15 @@ func (s *Store) explain(err error, op, oid string) error {
 		return fmt.Errorf("%s %s: %s: %w", op, uri, codeOr(code, status), err)
 	}
 	return fmt.Errorf("%s %s: %w", op, uri, err)
+}
+
+// shortCause names what failed: the S3 error code and status, or the
+// innermost network error, without the SDK's request ids.
+func shortCause(err error, code string, status int) string {
+	if code != "" || status != 0 {
+		return codeOr(code, status)
+	}
+	return unwrapNet(err).Error()
 }
 
 func (s *Store) at() string {

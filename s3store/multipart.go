@@ -150,6 +150,12 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 		UploadId:        uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
 	})
+	if apiCode(err) == "NoSuchUpload" {
+		// A retried Complete whose first try succeeded but lost its answer.
+		if got, serr := s.Stat(ctx, oid); serr == nil && got == size {
+			return nil
+		}
+	}
 	if err != nil {
 		return s.explain(err, "upload", oid)
 	}
@@ -180,10 +186,22 @@ func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, p 
 
 // abort cancels a multipart upload, with its own deadline: the request's
 // context may already be cancelled.
+// A part whose request was cancelled may still be stored by the server after
+// the abort (S3 documents that an abort may need repeating), so the parts are
+// listed once the abort is answered and the abort repeated while any remain.
 func (s *Store) abort(key string, uploadID *string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, _ = s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.loc.Bucket, Key: &key, UploadId: uploadID})
+	for range 3 {
+		_, _ = s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.loc.Bucket, Key: &key, UploadId: uploadID})
+		if sleep(ctx, 300*time.Millisecond) != nil {
+			return
+		}
+		_, err := s.client.ListParts(ctx, &s3.ListPartsInput{Bucket: &s.loc.Bucket, Key: &key, UploadId: uploadID})
+		if err != nil {
+			return // NoSuchUpload: gone for good (or we cannot tell)
+		}
+	}
 }
 
 // pendingUpload is an unfinished multipart upload found for a key.

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/datalfs/datalfs/transfer"
 )
 
 // Store keeps LFS objects under one bucket location. It is safe for
@@ -51,6 +53,16 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 		WithTransportOptions(func(tr *http.Transport) {
 			tr.ResponseHeaderTimeout = opts.IdleTimeout
 			tr.MaxIdleConnsPerHost = 64
+			// A server that stops reading an upload must not hold it
+			// forever: each write gets IdleTimeout, then the SDK retries.
+			dial := tr.DialContext
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := dial(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &idleWriteConn{Conn: c, idle: opts.IdleTimeout}, nil
+			}
 		})
 	loadOpts = append(loadOpts, config.WithHTTPClient(httpClient))
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
@@ -78,6 +90,14 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 			so.MaxBackoff = opts.MaxBackoff
 			so.Backoff = backoffDelayer{opts.MaxBackoff}
 			so.RateLimiter = ratelimit.None
+			// A 200 answer whose XML body is cut short is worth another try.
+			so.Retryables = append(append([]retry.IsErrorRetryable(nil), so.Retryables...),
+				retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+					if errors.Is(err, io.ErrUnexpectedEOF) {
+						return aws.TrueTernary
+					}
+					return aws.UnknownTernary
+				}))
 		})
 	})
 	return &Store{loc: loc, opts: opts, client: client, creds: cfg.Credentials, region: region}, nil
@@ -325,8 +345,8 @@ func (s *Store) getRange(ctx context.Context, oid string, a, b int64, etag *stri
 			return s.explain(err, "download", oid)
 		}
 		if attempt >= s.opts.MaxAttempts {
-			return fmt.Errorf("download %s: the connection broke %d times, last at byte %d of %d (%v); check the network and run the command again",
-				s.Locate(oid), attempt, off, b, err)
+			return transfer.Transient(err, fmt.Sprintf("download %s: the connection broke %d times, last at byte %d of %d (%v); check the network and run the command again, it resumes",
+				s.Locate(oid), attempt, off, b, err))
 		}
 		if err := sleep(ctx, backoff(attempt, s.opts.MaxBackoff)); err != nil {
 			return s.explain(err, "download", oid)
@@ -421,6 +441,20 @@ func backoff(attempt int, ceiling time.Duration) time.Duration {
 	d := 500 * time.Millisecond << min(attempt-1, 10)
 	d = min(d, ceiling)
 	return d/2 + time.Duration(jitter(int64(d/2)))
+}
+
+// idleWriteConn gives every write a deadline, so a peer that stops reading
+// fails the request (and the SDK retries it) instead of stalling it.
+type idleWriteConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleWriteConn) Write(p []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
 
 // backoffDelayer gives the SDK's retryer our backoff.

@@ -42,6 +42,34 @@ type Store interface {
 // stored or fetched under.
 var ErrDigestMismatch = errors.New("content does not match its oid")
 
+// ErrTransient marks a failure that may go away by itself (the network broke
+// or the server failed for longer than the retries lasted). A download that
+// fails this way keeps its verified part for the next run to resume.
+var ErrTransient = errors.New("transient failure")
+
+// Transient returns an error that reads msg and wraps both cause and
+// ErrTransient, so errors.Is finds either without either showing in the text.
+func Transient(cause error, msg string) error {
+	return &transientError{msg: msg, cause: cause}
+}
+
+type transientError struct {
+	msg   string
+	cause error
+}
+
+func (e *transientError) Error() string   { return e.msg }
+func (e *transientError) Unwrap() []error { return []error{e.cause, ErrTransient} }
+
+// invalidError is a request that is well formed but wrong (code 400).
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+
+func invalid(format string, args ...any) error {
+	return &invalidError{msg: fmt.Sprintf(format, args...)}
+}
+
 // Target is where one agent process moves objects.
 type Target struct {
 	Store Store
@@ -158,9 +186,9 @@ func (a *Agent) transfer(ctx context.Context, s *session, enc *encoder, req *Req
 	case req.Event != s.operation:
 		err = fmt.Errorf("%s request in a session started for %s", req.Event, s.operation)
 	case !ValidOid(req.Oid):
-		err = fmt.Errorf("invalid oid %q: expected 64 lower-case hex digits", req.Oid)
+		err = invalid("invalid oid %q: expected 64 lower-case hex digits", req.Oid)
 	case req.Size < 0:
-		err = fmt.Errorf("invalid size %d for object %s", req.Size, req.Oid)
+		err = invalid("invalid size %d for object %s", req.Size, req.Oid)
 	default:
 		var t *Target
 		t, err = a.target(ctx, s)
@@ -226,6 +254,8 @@ func errorCode(err error) int {
 		return 422
 	case errors.Is(err, fs.ErrPermission):
 		return 403
+	case errors.As(err, new(*invalidError)):
+		return 400
 	default:
 		return 500
 	}
@@ -282,8 +312,10 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 // verify, the object is fetched once more from scratch.
 func (a *Agent) download(ctx context.Context, t *Target, req *Request, p *progressReporter) (string, error) {
 	path, resumed, err := a.downloadOnce(ctx, t, req, p, true)
-	if resumed > 0 && errors.Is(err, ErrDigestMismatch) {
-		a.logf("resumed download of %s did not verify: fetching it again from the start", req.Oid)
+	if errors.Is(err, ErrDigestMismatch) {
+		// A resumed prefix or a byte damaged on the way: fetch it once more
+		// before calling the bucket's copy corrupt.
+		a.logf("download of %s did not verify (resumed from byte %d): fetching it again from the start", req.Oid, resumed)
 		path, _, err = a.downloadOnce(ctx, t, req, p, false)
 	}
 	return path, err
@@ -294,27 +326,27 @@ func (a *Agent) downloadOnce(ctx context.Context, t *Target, req *Request, p *pr
 	if err != nil {
 		return "", 0, err
 	}
-	defer func() {
-		// An interrupted agent (signal, git-lfs giving up) leaves its file
-		// for the next run to resume; any other failure leaves nothing.
-		if cerr := tf.close(err == nil, err != nil && interrupted(ctx)); cerr != nil && err == nil {
-			err = cerr
-		}
-	}()
 	v := newVerifier(tf)
 	p.add(tf.resumeFrom)
 	err = t.Store.Download(ctx, req.Oid, req.Size, tf.resumeFrom, v, p.add)
-	size, sum, verr := v.result() // also stops the hasher on failure
+	size, sum, verr := v.result() // also stops the hasher
+	if err == nil && verr == nil && (size != req.Size || sum != req.Oid) {
+		err = fmt.Errorf("object %s at %s is corrupt: got %d bytes with sha256 %s, want %d bytes; "+
+			"if a second try says the same, the bucket's copy is damaged: push it again from a clone that has a good copy: %w",
+			req.Oid, t.Store.Locate(req.Oid), size, sum, req.Size, ErrDigestMismatch)
+	}
+	if err == nil {
+		err = verr
+	}
+	// An interrupted agent (a signal) or a network failure leaves the part
+	// already written for the next run to resume; any other failure leaves
+	// nothing.
+	keep := err != nil && (interrupted(ctx) || errors.Is(context.Cause(ctx), errStalled) || errors.Is(err, ErrTransient))
+	if cerr := tf.close(err == nil, keep, v.written()); cerr != nil && err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return "", tf.resumeFrom, err
-	}
-	if verr != nil {
-		return "", tf.resumeFrom, verr
-	}
-	if size != req.Size || sum != req.Oid {
-		return "", tf.resumeFrom, fmt.Errorf("object %s at %s is corrupt: got %d bytes with sha256 %s, want %d bytes; "+
-			"restore it by pushing from a clone that has a good copy: %w",
-			req.Oid, t.Store.Locate(req.Oid), size, sum, req.Size, ErrDigestMismatch)
 	}
 	path, err = filepath.Abs(tf.f.Name())
 	return path, tf.resumeFrom, err

@@ -190,11 +190,11 @@ func TestObjectErrors(t *testing.T) {
 		code float64
 		want string
 	}{
-		{"upload bad oid", initUpload, map[string]any{"event": "upload", "oid": "../../etc/passwd", "size": 1, "path": good}, 500, "invalid oid"},
-		{"upload upper-case oid", initUpload, map[string]any{"event": "upload", "oid": strings.ToUpper(oid), "size": 100, "path": good}, 500, "64 lower-case hex"},
-		{"upload short oid", initUpload, map[string]any{"event": "upload", "oid": oid[:63], "size": 100, "path": good}, 500, "invalid oid"},
+		{"upload bad oid", initUpload, map[string]any{"event": "upload", "oid": "../../etc/passwd", "size": 1, "path": good}, 400, "invalid oid"},
+		{"upload upper-case oid", initUpload, map[string]any{"event": "upload", "oid": strings.ToUpper(oid), "size": 100, "path": good}, 400, "64 lower-case hex"},
+		{"upload short oid", initUpload, map[string]any{"event": "upload", "oid": oid[:63], "size": 100, "path": good}, 400, "invalid oid"},
 		{"upload wrong size", initUpload, map[string]any{"event": "upload", "oid": oid, "size": 99, "path": good}, 500, "is 100 bytes but git-lfs expects 99"},
-		{"upload negative size", initUpload, map[string]any{"event": "upload", "oid": oid, "size": -1, "path": good}, 500, "invalid size -1"},
+		{"upload negative size", initUpload, map[string]any{"event": "upload", "oid": oid, "size": -1, "path": good}, 400, "invalid size -1"},
 		{"upload missing file", initUpload, map[string]any{"event": "upload", "oid": oid, "size": 100, "path": filepath.Join(r.files, "nope")}, 404, "open local copy"},
 		{"upload content not matching oid", initUpload, map[string]any{"event": "upload", "oid": missingOid, "size": 100, "path": good}, 422, "does not hash to its oid"},
 		{"download missing", initDownload, map[string]any{"event": "download", "oid": missingOid, "size": 10}, 404, "not found at s3://bucket/repo/lfs/objects/"},

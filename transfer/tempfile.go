@@ -102,15 +102,22 @@ func removeTemp(f *os.File) {
 }
 
 // close ends the download. A finished file stays for git-lfs to move into
-// place (its sidecar goes); an interrupted one stays with its sidecar for
-// the next run to resume; a failed one is removed with its sidecar.
-func (t *tempFile) close(finished, interrupted bool) error {
-	if !finished && !interrupted {
+// place (its sidecar goes). A kept one (an interrupted download) stays with a
+// sidecar recording its written prefix for the next run to resume, unless
+// nothing was written. Any other is removed with its sidecar.
+func (t *tempFile) close(finished, keep bool, written int64) error {
+	name := t.f.Name()
+	switch {
+	case finished:
+		os.Remove(sidecarPath(name))
+	case keep && written > 0:
+		if err := os.WriteFile(sidecarPath(name), []byte(strconv.FormatInt(written, 10)), 0o600); err != nil {
+			removeTemp(t.f)
+			return nil
+		}
+	default:
 		removeTemp(t.f)
 		return nil
-	}
-	if finished {
-		os.Remove(sidecarPath(t.f.Name()))
 	}
 	if err := t.f.Close(); err != nil {
 		removeTemp(t.f)
@@ -212,6 +219,13 @@ func (v *verifier) hash() {
 			return
 		}
 	}
+}
+
+// written returns the length of the contiguous prefix written so far.
+func (v *verifier) written() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.frontier
 }
 
 // result ends the download and returns the length of the contiguous prefix

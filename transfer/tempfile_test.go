@@ -43,7 +43,7 @@ func TestVerifierOutOfOrder(t *testing.T) {
 		if _, err := v.WriteAt(data[:1], 0); err == nil {
 			t.Errorf("writing a byte twice was accepted")
 		}
-		tf.close(false, false)
+		tf.close(false, false, 0)
 		if entries, _ := os.ReadDir(filepath.Dir(tf.f.Name())); len(entries) != 0 {
 			t.Errorf("close of a failed download left %d files", len(entries))
 		}
@@ -56,7 +56,7 @@ func TestVerifierGap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tf.close(false, false)
+	defer tf.close(false, false, 0)
 	v := newVerifier(tf)
 	v.WriteAt(make([]byte, 10), 0)
 	v.WriteAt(make([]byte, 10), 20)
@@ -85,6 +85,6 @@ func TestOpenTempBusy(t *testing.T) {
 	if b, _ := os.ReadFile(busy.f.Name()); string(b) != "in flight" {
 		t.Errorf("the busy file was changed to %q", b)
 	}
-	other.close(false, false)
-	busy.close(false, false)
+	other.close(false, false, 0)
+	busy.close(false, false, 0)
 }
