@@ -119,8 +119,9 @@ func TestFaults(t *testing.T) {
 		{name: "put-stall-body", op: "push", size: 24 << 20,
 			rules: []fp.Rule{scoped(putObject, fp.StallRequestAfter(1<<20, 15*time.Second), 1)}, maxTime: 10 * time.Second,
 			check: countAttempts(putObject)}, // the stalled PUT may still be open when the run ends: maxTime is the proof
-		// A server that stalls every upload: the per-object watchdog gives up.
-		{name: "put-stall-body-watchdog", op: "push", size: 24 << 20, env: []string{"DATALFS_STALL_TIMEOUT=5s"},
+		// A server that stalls every upload, with an idle timeout too long to
+		// matter: the per-object watchdog gives up.
+		{name: "put-stall-body-watchdog", op: "push", size: 24 << 20, env: []string{"DATALFS_STALL_TIMEOUT=5s", "DATALFS_IDLE_TIMEOUT=60s"},
 			rules: []fp.Rule{scoped(putObject, fp.StallRequestAfter(1<<20, 30*time.Second), 0)}, maxTime: 15 * time.Second,
 			fail: true, failMsg: `gave up on upload .* after 5s without progress`},
 		{name: "put-server-down", op: "push", size: smallSize, down: -1, maxTime: 20 * time.Second,

@@ -5,6 +5,8 @@
 //
 //	s3tool -endpoint URL mb BUCKET
 //	s3tool -endpoint URL ls BUCKET [PREFIX]
+//	s3tool -endpoint URL put BUCKET KEY FILE
+//	s3tool -endpoint URL rm BUCKET KEY
 //
 // The keys come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY and the
 // region from AWS_REGION (default us-east-1); no other part of the AWS
@@ -20,6 +22,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/datalfs/datalfs/integration/internal/s3test"
 )
 
@@ -34,6 +38,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: s3tool -endpoint URL [-versioning] mb BUCKET")
 		fmt.Fprintln(stderr, "       s3tool -endpoint URL ls BUCKET [PREFIX]")
+		fmt.Fprintln(stderr, "       s3tool -endpoint URL put BUCKET KEY FILE")
+		fmt.Fprintln(stderr, "       s3tool -endpoint URL rm BUCKET KEY")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -84,7 +90,24 @@ func command(ctx context.Context, endpoint string, versioned bool, args []string
 			fmt.Fprintf(stdout, "%10d  %s\n", o.Size, o.Key)
 		}
 		return nil
+	case "put":
+		if len(args) != 4 {
+			return errors.New("put takes a bucket, a key and a file")
+		}
+		f, err := os.Open(args[3])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &args[2], Body: f})
+		return err
+	case "rm":
+		if len(args) != 3 {
+			return errors.New("rm takes a bucket and a key")
+		}
+		_, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &args[2]})
+		return err
 	default:
-		return fmt.Errorf("unknown subcommand %q (want mb or ls)", sub)
+		return fmt.Errorf("unknown subcommand %q (want mb, ls, put or rm)", sub)
 	}
 }
