@@ -93,8 +93,8 @@ done
 export DATALFS_TEST_GIT_LFS=$GIT_LFS_BIN
 export DATALFS_TEST_GIT_LFS_OLD=$OLD_GIT_LFS_BIN
 export DATALFS_TEST_VERSITYGW=$VERSITYGW_BIN
-# The race detector covers the unit tests. DATALFS_TEST_RACE=1 also builds the agent that the
+# -count=1: every run really runs the tests (no cached results). The race detector covers the unit tests. DATALFS_TEST_RACE=1 also builds the agent that the
 # end-to-end tests run with it: thorough, but about 15 times slower (4 min instead of 20 s here).
 step "go test ${race[*]} ./... (CI=${CI:-})"
 # shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
-go test "${race[@]}" -timeout 12m ${GO_TEST_FLAGS:-} ./...
+go test "${race[@]}" -count=1 -timeout 12m ${GO_TEST_FLAGS:-} ./...
