@@ -19,14 +19,14 @@ import (
 	"github.com/datalfs/datalfs/manifest"
 )
 
-// Attribute names read for dataset commands; the first five are shared with
-// `datalfs manifest validate`.
+// Attribute names read for dataset commands; all but manifest-label are
+// those of `datalfs manifest validate`.
 const (
-	AttrSchema  = "manifest-schema"
-	AttrFormat  = "manifest-format"
-	AttrRecords = "manifest-records"
-	AttrID      = "manifest-id"
-	AttrRef     = "manifest-ref"
+	AttrSchema  = manifest.AttrSchema
+	AttrFormat  = manifest.AttrFormat
+	AttrRecords = manifest.AttrRecords
+	AttrID      = manifest.AttrID
+	AttrRef     = manifest.AttrRef
 	AttrLabel   = "manifest-label"
 )
 
@@ -123,7 +123,7 @@ func (r *Repo) Manifests(ctx context.Context, rev string, files []string) ([]Man
 	if err != nil {
 		return nil, err
 	}
-	tracked := splitNUL(out)
+	tracked := gitcmd.SplitNUL(out)
 	if len(files) > 0 {
 		have := map[string]bool{}
 		for _, t := range tracked {
@@ -183,16 +183,6 @@ func (r *Repo) Manifests(ctx context.Context, rev string, files []string) ([]Man
 		list = append(list, Manifest{Path: p, Rev: rev, Config: cfg})
 	}
 	return list, nil
-}
-
-func splitNUL(out []byte) []string {
-	var list []string
-	for _, s := range bytes.Split(out, []byte{0}) {
-		if len(s) > 0 {
-			list = append(list, string(s))
-		}
-	}
-	return list
 }
 
 // Open streams the content of m: from rev's tree, or the working tree. A

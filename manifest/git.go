@@ -64,23 +64,13 @@ func (r *Repo) git(ctx context.Context, stdin []byte, args ...string) ([]byte, e
 	return gitcmd.Cmd{Dir: r.Top, Stdin: stdin}.Output(ctx, args...)
 }
 
-func splitNUL(out []byte) []string {
-	var list []string
-	for _, s := range bytes.Split(out, []byte{0}) {
-		if len(s) > 0 {
-			list = append(list, string(s))
-		}
-	}
-	return list
-}
-
 // TrackedFiles lists the files in the index, relative to Top.
 func (r *Repo) TrackedFiles(ctx context.Context) ([]string, error) {
 	out, err := r.git(ctx, nil, "ls-files", "-z", "--full-name")
 	if err != nil {
 		return nil, err
 	}
-	return splitNUL(out), nil
+	return gitcmd.SplitNUL(out), nil
 }
 
 // StagedFiles lists the files added, copied, modified or renamed in the
@@ -90,7 +80,7 @@ func (r *Repo) StagedFiles(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return splitNUL(out), nil
+	return gitcmd.SplitNUL(out), nil
 }
 
 // Attributes reads the manifest-* attributes of paths (relative to Top) in

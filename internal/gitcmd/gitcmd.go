@@ -54,3 +54,14 @@ func Run(ctx context.Context, dir string, args ...string) (string, error) {
 	out, err := Cmd{Dir: dir}.Output(ctx, args...)
 	return strings.TrimSpace(string(out)), err
 }
+
+// SplitNUL splits NUL-separated output (git's -z) into its non-empty fields.
+func SplitNUL(out []byte) []string {
+	var list []string
+	for _, f := range bytes.Split(out, []byte{0}) {
+		if len(f) > 0 {
+			list = append(list, string(f))
+		}
+	}
+	return list
+}

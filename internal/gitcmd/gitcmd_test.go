@@ -25,3 +25,10 @@ func TestRun(t *testing.T) {
 		t.Errorf("Output(hash-object) = %q, %v", out, err)
 	}
 }
+
+func TestSplitNUL(t *testing.T) {
+	got := SplitNUL([]byte("a\x00b c\x00\x00"))
+	if len(got) != 2 || got[0] != "a" || got[1] != "b c" {
+		t.Errorf("SplitNUL = %q, want [a \"b c\"]", got)
+	}
+}
