@@ -300,6 +300,10 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 		return nil
 	case err == nil:
 		a.logf("%s holds %d bytes, expected %d: uploading again", t.Store.Locate(req.Oid), size, req.Size)
+	case errors.Is(err, fs.ErrPermission):
+		// Write-only credentials (S3 answers a HEAD of a missing key with
+		// 403 without s3:ListBucket): send it; the upload says if it may not.
+		a.logf("cannot check whether %s is stored (%v): uploading it", t.Store.Locate(req.Oid), err)
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}

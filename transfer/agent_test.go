@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -468,5 +469,38 @@ func TestStallTimeoutGivesUp(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a stalled download left %d files in the temp dir", len(entries))
+	}
+}
+
+// forbiddenStat is a store whose HEAD is refused, as S3 refuses a HEAD of a
+// missing key to credentials without s3:ListBucket; the rest is the real store.
+type forbiddenStat struct{ transfer.Store }
+
+func (forbiddenStat) Stat(context.Context, string) (int64, error) {
+	return 0, fmt.Errorf("access denied: %w", fs.ErrPermission)
+}
+
+func TestUploadWithoutStatPermission(t *testing.T) {
+	r := newRig(t)
+	data, oid := storetest.Object(1234, 15)
+	a := r.agent()
+	open := a.Open
+	a.Open = func(ctx context.Context, op, remote string) (*transfer.Target, error) {
+		tgt, err := open(ctx, op, remote)
+		if err == nil {
+			tgt.Store = forbiddenStat{tgt.Store}
+		}
+		return tgt, err
+	}
+	in := initUpload + "\n" + req(map[string]any{"event": "upload", "oid": oid, "size": 1234, "path": r.file(t, "o", data)}) + "\n"
+	var out bytes.Buffer
+	if err := a.Serve(context.Background(), strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), `"error"`) {
+		t.Fatalf("upload with a refused HEAD failed: %s", out.String())
+	}
+	if keys := r.srv.Keys(t, "bucket", ""); len(keys) != 1 || keys[0] != r.loc.Key(oid) {
+		t.Errorf("bucket holds %q, want the uploaded object", keys)
 	}
 }
