@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
+	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -43,12 +46,26 @@ func TestMultipartResume(t *testing.T) {
 
 	s := newPartStore(t, srv, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	var sent atomic.Int64
-	err := s.Upload(ctx, oid, size, bytes.NewReader(data), func(n int64) {
-		if sent.Add(n) >= 3*5<<20+1 {
-			cancel() // the push is killed during the fourth part
+	// The push is killed while the server is receiving part 4: the server
+	// holds that request until the client's cancellation closes the
+	// connection, and never stores it. (Cancelling from the client's
+	// progress alone raced: on loopback a loaded machine could finish
+	// sending part 4 before the transport saw the cancellation.)
+	srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPut || r.URL.Query().Get("partNumber") != "4" {
+			return false
 		}
+		cancel()
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
 	})
+	err := s.Upload(ctx, oid, size, bytes.NewReader(data), func(int64) {})
+	srv.Intercept(nil)
 	if err == nil {
 		t.Fatal("interrupted upload succeeded")
 	}

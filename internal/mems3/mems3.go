@@ -35,9 +35,10 @@ type Server struct {
 	// the bucket from outside the code under test.
 	Client *s3.Client
 
-	mu       sync.Mutex
-	requests map[string]int
-	ranges   []string
+	mu        sync.Mutex
+	requests  map[string]int
+	ranges    []string
+	intercept func(w http.ResponseWriter, r *http.Request) bool
 }
 
 // Start runs a server on loopback until the test ends, with the given
@@ -58,7 +59,11 @@ func Start(t testing.TB, buckets ...string) *Server {
 		if r.Method == http.MethodGet && r.Header.Get("Range") != "" {
 			s.ranges = append(s.ranges, r.Header.Get("Range"))
 		}
+		intercept := s.intercept
 		s.mu.Unlock()
+		if intercept != nil && intercept(w, r) {
+			return
+		}
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(ts.Close)
@@ -89,6 +94,16 @@ func (s *Server) Requests(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.requests[strings.ToUpper(method)]
+}
+
+// Intercept has f see every request (after it is counted) before the
+// server does; a request for which f returns true is taken as answered by f
+// and never reaches the backend. Tests use it to stop a request at a chosen
+// point without timing races.
+func (s *Server) Intercept(f func(w http.ResponseWriter, r *http.Request) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.intercept = f
 }
 
 // Ranges returns the Range headers of the GET requests served so far.
