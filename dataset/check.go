@@ -270,6 +270,8 @@ func explain(err error, op string, r Ref, cl *s3.Client) error {
 		return err
 	case code == "NoSuchBucket":
 		return fmt.Errorf("bucket %s does not exist%s: check the reference, or the endpoint (AWS_ENDPOINT_URL_S3 for buckets other than the LFS URL's)", r.Bucket, where(cl))
+	case s3store.IsUnreachable(err):
+		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s (%v): check that the server is running and the endpoint is right (the LFS URL for its own bucket; AWS_ENDPOINT_URL_S3 or the profile's endpoint_url for any other)", where(cl), op, r.Object(), s3store.NetCause(err))
 	case status == 403 || code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
 		return fmt.Errorf("access denied to %s%s (%s): check your AWS credentials or profile, and that they may read the bucket and its versions", r.Object(), where(cl), s3store.APIErrorString(err))
 	}

@@ -50,6 +50,12 @@ func DeleteAllVersions(ctx context.Context, cl *s3.Client, ref Ref) (int, error)
 		return 0, explain(err, "read the versioning state of", ref, cl)
 	}
 	if ver.Status != types.BucketVersioningStatusEnabled && ver.Status != types.BucketVersioningStatusSuspended {
+		if _, err := cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key)}); err != nil {
+			if isNotFound(err) {
+				return 0, nil // already gone: DELETE would succeed either way
+			}
+			return 0, explain(err, "check", ref, cl)
+		}
 		if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key)}); err != nil && !isNotFound(err) {
 			return 0, explain(err, "delete", ref, cl)
 		}

@@ -40,13 +40,13 @@ func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool
 	}
 }
 
-const s3Usage = `usage: s3 SUBCOMMAND ... (on bucket $BUCKET)
+const s3Usage = `usage: s3 [-bucket NAME] SUBCOMMAND ... (on bucket $BUCKET, or NAME)
   s3 ls [-versions] [PREFIX]       print "KEY SIZE" per object (per version with -versions; a delete marker prints "KEY deleted"), sorted
   s3 count [-versions] PREFIX N    assert the number of objects (or versions) under PREFIX
   s3 head KEY                      print "size: N" and "etag: E"
   s3 get KEY FILE                  download KEY into FILE
   s3 put KEY FILE                  upload FILE as KEY
-  s3 rm KEY                        delete KEY
+  s3 rm [-versions] KEY            delete KEY (with -versions, every version and delete marker of it)
   s3 corrupt KEY                   rewrite KEY with its middle byte flipped (same size)
   s3 mb NAME                       create bucket NAME
   s3 versioning                    turn versioning on for $BUCKET`
@@ -60,6 +60,12 @@ func (h *harness) cmdS3(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s", s3Usage)
 	}
 	bucket := ts.Getenv("BUCKET")
+	if args[0] == "-bucket" {
+		if len(args) < 3 {
+			ts.Fatalf("%s", s3Usage)
+		}
+		bucket, args = args[1], args[2:]
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sub, args := args[0], args[1:]
@@ -122,6 +128,17 @@ func (h *harness) cmdS3(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		ts.Check(h.putObject(ctx, bucket, args[0], b))
 	case "rm":
+		if len(args) == 2 && args[0] == "-versions" {
+			vs, err := s3test.ListVersions(ctx, h.s3, bucket, args[1])
+			ts.Check(err)
+			for _, v := range vs {
+				if v.Key == args[1] {
+					_, err := h.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &v.Key, VersionId: &v.VersionID})
+					ts.Check(err)
+				}
+			}
+			return
+		}
 		nargs(1)
 		_, err := h.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: &args[0]})
 		ts.Check(err)

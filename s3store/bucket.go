@@ -36,6 +36,14 @@ func APIError(err error) (code string, status int) {
 	return code, status
 }
 
+// IsUnreachable reports whether err is a failure to reach the endpoint at
+// all: a refused connection or a host name that does not resolve.
+func IsUnreachable(err error) bool { return isUnreachable(err) }
+
+// NetCause returns the innermost network error of err, which reads better
+// than the SDK's layered message, or err itself.
+func NetCause(err error) error { return unwrapNet(err) }
+
 // APIErrorString describes an SDK error by its code and HTTP status, such
 // as "InvalidArgument, HTTP 400", or by its message when it has neither.
 func APIErrorString(err error) string {

@@ -622,6 +622,10 @@ func runForget(c *cli.Context) error {
 			return withCode(exitUsage, errors.New("nothing deleted"))
 		}
 	}
+	old, err := env.repo.Tombstones(ctx)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
 	date := time.Now().UTC().Format("2006-01-02")
 	var tombs []dataset.Tombstone
 	for _, t := range targets {
@@ -637,12 +641,20 @@ func runForget(c *cli.Context) error {
 			return withCode(exitProblems, fmt.Errorf("%w (tombstones written for the %d assets deleted before)", err, len(tombs)))
 		}
 		fmt.Fprintf(out, "deleted %s: %d versions\n", t.ref.Object(), n)
+		if was, ok := old[t.ref.Object()]; ok {
+			// Deleted again (a copy may have been uploaded since); the
+			// first tombstone stands.
+			fmt.Fprintf(out, "%s was already recorded as forgotten on %s (%s)\n", t.ref.Object(), was.Date, was.Reason)
+			continue
+		}
 		tombs = append(tombs, dataset.Tombstone{ID: t.id, Key: t.ref.Object(), Date: date, Reason: reason})
 	}
-	if err := env.repo.AppendTombstones(ctx, tombs); err != nil {
-		return withCode(exitProblems, fmt.Errorf("the assets are deleted but the tombstones could not be written: %w; add them to %s by hand", err, dataset.TombstonePath))
+	if len(tombs) > 0 {
+		if err := env.repo.AppendTombstones(ctx, tombs); err != nil {
+			return withCode(exitProblems, fmt.Errorf("the assets are deleted but the tombstones could not be written: %w; add them to %s by hand", err, dataset.TombstonePath))
+		}
+		fmt.Fprintf(out, "recorded %d tombstones in %s (staged): commit it\n", len(tombs), dataset.TombstonePath)
 	}
-	fmt.Fprintf(out, "recorded %d tombstones in %s (staged): commit it\n", len(tombs), dataset.TombstonePath)
 	if c.Bool("drop") {
 		idset := map[string]bool{}
 		for _, id := range ids {
