@@ -96,6 +96,8 @@ type Engine struct {
 	Dir string
 	// Progress, when set, is called after each asset with the counts so far.
 	Progress func(done int64, bytes int64)
+
+	dirs sync.Map // fetch: directories known to exist under Dir
 }
 
 type job struct {
@@ -414,14 +416,23 @@ func (e *Engine) fetch(ctx context.Context, cl *s3.Client, j job, f Finding) (Fi
 		f.Detail = fmt.Sprintf("the object's ETag is %s, pinned %s; not written", etag, a.ETag)
 		return f, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(j.dest), 0o755); err != nil {
-		return f, fmt.Errorf("create the directory for %s: %w", j.dest, err)
+	dir := filepath.Dir(j.dest)
+	if _, ok := e.dirs.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return f, fmt.Errorf("create the directory for %s: %w", j.dest, err)
+		}
+		e.dirs.Store(dir, true)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(j.dest), ".datalfs-fetch-*")
+	tmp, err := os.CreateTemp(dir, ".datalfs-fetch-*")
 	if err != nil {
 		return f, fmt.Errorf("write %s: %w", j.dest, err)
 	}
-	defer os.Remove(tmp.Name()) // after the rename, this fails harmlessly
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(tmp.Name())
+		}
+	}()
 	hs, hm := sha256.New(), md5.New()
 	n, err := io.Copy(io.MultiWriter(tmp, hs, hm), out.Body)
 	if cerr := tmp.Close(); err == nil {
@@ -440,6 +451,7 @@ func (e *Engine) fetch(ctx context.Context, cl *s3.Client, j job, f Finding) (Fi
 	if err := os.Rename(tmp.Name(), j.dest); err != nil {
 		return f, fmt.Errorf("write %s: %w", j.dest, err)
 	}
+	renamed = true
 	f.Bytes = n
 	return f, nil
 }
