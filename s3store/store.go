@@ -368,7 +368,11 @@ func (s *Store) getOnce(ctx context.Context, in *s3.GetObjectInput, w io.Writer,
 	if *etag == nil {
 		*etag = out.ETag
 	}
-	return copyIdle(ctx, cancel, w, out.Body, progress, s.opts.IdleTimeout)
+	length := int64(-1)
+	if out.ContentLength != nil {
+		length = *out.ContentLength
+	}
+	return copyIdle(ctx, cancel, w, out.Body, length, progress, s.opts.IdleTimeout)
 }
 
 // offsetWriter writes a stream into w from off on, refusing bytes past end
@@ -405,12 +409,20 @@ func retryableBody(err error) bool {
 	return !errors.As(err, &re)
 }
 
-// copyIdle copies r to w, cancelling the request when no byte arrives for
-// idle. It returns the bytes written.
-func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, progress func(int64), idle time.Duration) (int64, error) {
+// copyIdle copies r, a body of length bytes (or -1 when unknown), to w,
+// cancelling the request when no byte arrives for idle. It returns the
+// bytes written.
+func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, length int64, progress func(int64), idle time.Duration) (int64, error) {
 	timer := time.AfterFunc(idle, cancel)
 	defer timer.Stop()
-	buf := make([]byte, 256<<10)
+	// Sized to the body: thousands of small objects must not each
+	// allocate (and zero) the buffer a large one wants.
+	const most = 256 << 10
+	size := int64(most)
+	if length >= 0 {
+		size = min(max(length, 512), most)
+	}
+	buf := make([]byte, size)
 	var n int64
 	for {
 		m, rerr := r.Read(buf)

@@ -330,7 +330,7 @@ func (a *Agent) downloadOnce(ctx context.Context, t *Target, req *Request, p *pr
 	if err != nil {
 		return "", 0, err
 	}
-	v := newVerifier(tf)
+	v := newVerifier(tf, req.Size)
 	p.add(tf.resumeFrom)
 	err = t.Store.Download(ctx, req.Oid, req.Size, tf.resumeFrom, v, p.add)
 	size, sum, verr := v.result() // also stops the hasher

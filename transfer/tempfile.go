@@ -29,6 +29,10 @@ const (
 type tempFile struct {
 	f          *os.File
 	resumeFrom int64 // leading bytes already on disk from an earlier run
+	// sidecar is false while no sidecar can exist: a fresh (empty) file has
+	// none, and then nothing tries to read or delete one. Thousands of
+	// small objects in a row each skip those failing system calls.
+	sidecar bool
 }
 
 func sidecarPath(name string) string { return name + sidecarSuffix }
@@ -61,17 +65,25 @@ func openTemp(dir, oid string, size int64, resume bool) (*tempFile, error) {
 		}
 		return &tempFile{f: f}, nil
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		removeTemp(f)
+		return nil, fmt.Errorf("create temp file for %s: %w", oid, err)
+	}
+	if fi.Size() == 0 {
+		// A new file. A sidecar is written only once bytes are, so there
+		// is none to read or remove.
+		return &tempFile{f: f}, nil
+	}
 	if resume {
 		if n := resumable(f, size); n > 0 {
-			return &tempFile{f: f, resumeFrom: n}, nil
+			return &tempFile{f: f, resumeFrom: n, sidecar: true}, nil
 		}
 	}
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
-		// What a dead agent left, not worth resuming: start afresh.
-		if err := f.Truncate(0); err != nil {
-			removeTemp(f)
-			return nil, fmt.Errorf("reset temp file for %s: %w", oid, err)
-		}
+	// What a dead agent left, not worth resuming: start afresh.
+	if err := f.Truncate(0); err != nil {
+		removeTemp(f)
+		return nil, fmt.Errorf("reset temp file for %s: %w", oid, err)
 	}
 	os.Remove(sidecarPath(name))
 	return &tempFile{f: f}, nil
@@ -109,14 +121,20 @@ func (t *tempFile) close(finished, keep bool, written int64) error {
 	name := t.f.Name()
 	switch {
 	case finished:
-		os.Remove(sidecarPath(name))
+		if t.sidecar {
+			os.Remove(sidecarPath(name))
+		}
 	case keep && written > 0:
 		if err := os.WriteFile(sidecarPath(name), []byte(strconv.FormatInt(written, 10)), 0o600); err != nil {
 			removeTemp(t.f)
 			return nil
 		}
 	default:
-		removeTemp(t.f)
+		t.f.Close()
+		os.Remove(name)
+		if t.sidecar {
+			os.Remove(sidecarPath(name))
+		}
 		return nil
 	}
 	if err := t.f.Close(); err != nil {
@@ -133,7 +151,8 @@ func (t *tempFile) close(finished, keep bool, written int64) error {
 // parallel ranges wait for each other. The written prefix is recorded in the
 // sidecar so an interrupted download can resume.
 type verifier struct {
-	f *os.File
+	f  *os.File
+	tf *tempFile
 
 	mu       sync.Mutex
 	grew     *sync.Cond      // signalled when frontier grows or the download ends
@@ -151,11 +170,13 @@ type verifier struct {
 
 // newVerifier returns a verifier that continues after the resumed prefix of
 // tf; the hasher starts by hashing that prefix.
-func newVerifier(tf *tempFile) *verifier {
-	v := &verifier{f: tf.f, h: sha256.New(), ahead: map[int64]int64{}, done: make(chan struct{}),
+func newVerifier(tf *tempFile, size int64) *verifier {
+	v := &verifier{f: tf.f, tf: tf, h: sha256.New(), ahead: map[int64]int64{}, done: make(chan struct{}),
 		frontier: tf.resumeFrom, saved: tf.resumeFrom}
 	v.grew = sync.NewCond(&v.mu)
-	go v.hash()
+	// The read-back buffer fits the object: a 4 KiB object must not cost
+	// a 1 MiB allocation (and its zeroing) when thousands arrive in a row.
+	go v.hash(int(min(max(size-tf.resumeFrom, 1), readBackBuffer)))
 	return v
 }
 
@@ -190,6 +211,7 @@ func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
 	}
 	if v.frontier-v.saved >= sidecarEvery {
 		// Best effort: without it a resumed run just starts earlier.
+		v.tf.sidecar = true
 		if os.WriteFile(sidecarPath(v.f.Name()), []byte(strconv.FormatInt(v.frontier, 10)), 0o600) == nil {
 			v.saved = v.frontier
 		}
@@ -197,10 +219,11 @@ func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// hash follows the frontier until the download ends.
-func (v *verifier) hash() {
+// hash follows the frontier until the download ends, reading back through
+// a buffer of bufSize bytes.
+func (v *verifier) hash(bufSize int) {
 	defer close(v.done)
-	buf := make([]byte, readBackBuffer)
+	buf := make([]byte, bufSize)
 	for {
 		v.mu.Lock()
 		for v.frontier == v.hashed && !v.ended {

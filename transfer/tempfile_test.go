@@ -24,7 +24,7 @@ func TestVerifierOutOfOrder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := newVerifier(tf)
+		v := newVerifier(tf, int64(len(data)))
 		var offs []int
 		for off := 0; off < len(data); off += chunk {
 			offs = append(offs, off)
@@ -57,7 +57,7 @@ func TestVerifierGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tf.close(false, false, 0)
-	v := newVerifier(tf)
+	v := newVerifier(tf, 30)
 	v.WriteAt(make([]byte, 10), 0)
 	v.WriteAt(make([]byte, 10), 20)
 	if n, _, _ := v.result(); n != -1 {
