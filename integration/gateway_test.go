@@ -64,7 +64,9 @@ func tryStartGateway(bin, dir, accessKey, secretKey string, attempt int) (*gatew
 	defer logFile.Close() // the child keeps its own descriptor
 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "--quiet", "--port", addr,
+	// --keep-alive: S3 keeps connections open, so pooled connections and
+	// their reuse after a retry are exercised as in production.
+	cmd := exec.Command(bin, "--quiet", "--keep-alive", "--port", addr,
 		"posix", "--versioning-dir", versions, root)
 	// Keys travel in the environment, not in the process list. Nothing else
 	// of ours is passed on, so no VGW_* setting of the caller applies.

@@ -139,6 +139,8 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # root keys, keeping buckets, object versions and its log under DIR, and wait until it accepts
 # connections. Sets VGW_ENDPOINT, VGW_ACCESS_KEY, VGW_SECRET_KEY and VGW_PID; the server is stopped
 # when the script exits. The keys reach the server through its environment, not its command line.
+# Connections are kept alive between requests, as S3 keeps them (versitygw closes each one after its
+# answer unless told otherwise, which would make every tool pay a TCP connect per request).
 start_versitygw() {
 	local dir=$1 port deadline
 	[[ -n ${VERSITYGW_BIN:-} ]] || die "start_versitygw: call ensure_versitygw first"
@@ -149,7 +151,7 @@ start_versitygw() {
 		port=$((20000 + RANDOM % 40000))
 		port_open "$port" && continue
 		ROOT_ACCESS_KEY_ID=$VGW_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$VGW_SECRET_KEY \
-			"$VERSITYGW_BIN" --quiet --port "127.0.0.1:$port" \
+			"$VERSITYGW_BIN" --quiet --keep-alive --port "127.0.0.1:$port" \
 			posix --versioning-dir "$dir/versions" "$dir/root" >>"$dir/versitygw.log" 2>&1 &
 		VGW_PID=$!
 		deadline=$((SECONDS + 15))
