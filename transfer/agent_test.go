@@ -413,6 +413,36 @@ func TestDownloadResumesLeftover(t *testing.T) {
 	}
 }
 
+// TestDownloadLeavesNoSidecar: a download long enough to checkpoint its
+// progress in a sidecar removes the sidecar when it finishes, and a failed
+// one removes both files; git-lfs moves only the finished file.
+func TestDownloadLeavesNoSidecar(t *testing.T) {
+	r := newRig(t)
+	const size = 20 << 20 // more than two checkpoints
+	data, oid := storetest.Object(size, 10)
+	r.srv.Put(t, "bucket", r.loc.Key(oid), data)
+	got, err := r.serve(t, initDownload, req(map[string]any{"event": "download", "oid": oid, "size": size}))
+	if err != nil || got[len(got)-1]["error"] != nil {
+		t.Fatalf("download: %v %v", got, err)
+	}
+	entries, _ := os.ReadDir(r.tempDir)
+	if len(entries) != 1 || entries[0].Name() != oid+".datalfs" {
+		t.Errorf("temp dir after a finished download: %v, want only %s.datalfs", entries, oid)
+	}
+	if err := os.Remove(filepath.Join(r.tempDir, oid+".datalfs")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The wrong size: the download fails after checkpoints were written.
+	got, err = r.serve(t, initDownload, req(map[string]any{"event": "download", "oid": oid, "size": size + 1}))
+	if err != nil || got[len(got)-1]["error"] == nil {
+		t.Fatalf("download with a wrong size: %v %v, want an error", got, err)
+	}
+	if entries, _ := os.ReadDir(r.tempDir); len(entries) != 0 {
+		t.Errorf("temp dir after a failed download: %v, want it empty", entries)
+	}
+}
+
 func TestDownloadBadLeftoverRestarts(t *testing.T) {
 	r := newRig(t)
 	data, oid := storetest.Object(100000, 9)

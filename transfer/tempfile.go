@@ -125,23 +125,29 @@ func (t *tempFile) close(finished, keep bool, written int64) error {
 			os.Remove(sidecarPath(name))
 		}
 	case keep && written > 0:
+		t.sidecar = true
 		if err := os.WriteFile(sidecarPath(name), []byte(strconv.FormatInt(written, 10)), 0o600); err != nil {
-			removeTemp(t.f)
+			t.remove()
 			return nil
 		}
 	default:
-		t.f.Close()
-		os.Remove(name)
-		if t.sidecar {
-			os.Remove(sidecarPath(name))
-		}
+		t.remove()
 		return nil
 	}
 	if err := t.f.Close(); err != nil {
-		removeTemp(t.f)
+		t.remove()
 		return fmt.Errorf("write temp file: %w", err)
 	}
 	return nil
+}
+
+// remove closes and deletes the temp file, and its sidecar if one may exist.
+func (t *tempFile) remove() {
+	t.f.Close()
+	os.Remove(t.f.Name())
+	if t.sidecar {
+		os.Remove(sidecarPath(t.f.Name()))
+	}
 }
 
 // verifier is the io.WriterAt a store downloads into. Writers put their
@@ -151,7 +157,6 @@ func (t *tempFile) close(finished, keep bool, written int64) error {
 // parallel ranges wait for each other. The written prefix is recorded in the
 // sidecar so an interrupted download can resume.
 type verifier struct {
-	f  *os.File
 	tf *tempFile
 
 	mu       sync.Mutex
@@ -171,7 +176,7 @@ type verifier struct {
 // newVerifier returns a verifier that continues after the resumed prefix of
 // tf; the hasher starts by hashing that prefix.
 func newVerifier(tf *tempFile, size int64) *verifier {
-	v := &verifier{f: tf.f, tf: tf, h: sha256.New(), ahead: map[int64]int64{}, done: make(chan struct{}),
+	v := &verifier{tf: tf, h: sha256.New(), ahead: map[int64]int64{}, done: make(chan struct{}),
 		frontier: tf.resumeFrom, saved: tf.resumeFrom}
 	v.grew = sync.NewCond(&v.mu)
 	// The read-back buffer fits the object: a 4 KiB object must not cost
@@ -182,14 +187,14 @@ func newVerifier(tf *tempFile, size int64) *verifier {
 
 // WriteAt writes p at off. Every byte must be written once.
 func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
-	n, err := v.f.WriteAt(p, off)
+	n, err := v.tf.f.WriteAt(p, off)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	switch {
 	case v.err != nil:
 		return n, v.err
 	case err != nil:
-		v.err = fmt.Errorf("write temp file %s: %w", v.f.Name(), err)
+		v.err = fmt.Errorf("write temp file %s: %w", v.tf.f.Name(), err)
 		return n, v.err
 	case off < v.frontier:
 		v.err = fmt.Errorf("bytes at offset %d written twice", off)
@@ -212,7 +217,7 @@ func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
 	if v.frontier-v.saved >= sidecarEvery {
 		// Best effort: without it a resumed run just starts earlier.
 		v.tf.sidecar = true
-		if os.WriteFile(sidecarPath(v.f.Name()), []byte(strconv.FormatInt(v.frontier, 10)), 0o600) == nil {
+		if os.WriteFile(sidecarPath(v.tf.f.Name()), []byte(strconv.FormatInt(v.frontier, 10)), 0o600) == nil {
 			v.saved = v.frontier
 		}
 	}
@@ -232,9 +237,9 @@ func (v *verifier) hash(bufSize int) {
 		target, ended := v.frontier, v.ended
 		v.mu.Unlock()
 		if target > v.hashed && v.hashErr == nil {
-			_, err := io.CopyBuffer(v.h, io.NewSectionReader(v.f, v.hashed, target-v.hashed), buf)
+			_, err := io.CopyBuffer(v.h, io.NewSectionReader(v.tf.f, v.hashed, target-v.hashed), buf)
 			if err != nil {
-				v.hashErr = fmt.Errorf("read back temp file %s: %w", v.f.Name(), err)
+				v.hashErr = fmt.Errorf("read back temp file %s: %w", v.tf.f.Name(), err)
 			}
 			v.hashed = target
 		}
