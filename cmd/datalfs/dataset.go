@@ -616,7 +616,7 @@ func runForget(c *cli.Context) error {
 		if !isTerminal(c.App.Reader) {
 			return withCode(exitUsage, errors.New("this deletes data for good: confirm with --yes (stdin is not a terminal)"))
 		}
-		fmt.Fprintf(out, "Delete %d assets for good? This cannot be undone. [y/N] ", len(targets))
+		fmt.Fprintf(out, "Delete %s for good? This cannot be undone. [y/N] ", plural(len(targets), "asset"))
 		ans, _ := bufio.NewReader(c.App.Reader).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(ans)); a != "y" && a != "yes" {
 			return withCode(exitUsage, errors.New("nothing deleted"))
@@ -640,7 +640,7 @@ func runForget(c *cli.Context) error {
 			}
 			return withCode(exitProblems, fmt.Errorf("%w (tombstones written for the %d assets deleted before)", err, len(tombs)))
 		}
-		fmt.Fprintf(out, "deleted %s: %d versions\n", t.ref.Object(), n)
+		fmt.Fprintf(out, "deleted %s: %s\n", t.ref.Object(), plural(n, "version"))
 		if was, ok := old[t.ref.Object()]; ok {
 			// Deleted again (a copy may have been uploaded since); the
 			// first tombstone stands.
@@ -653,7 +653,7 @@ func runForget(c *cli.Context) error {
 		if err := env.repo.AppendTombstones(ctx, tombs); err != nil {
 			return withCode(exitProblems, fmt.Errorf("the assets are deleted but the tombstones could not be written: %w; add them to %s by hand", err, dataset.TombstonePath))
 		}
-		fmt.Fprintf(out, "recorded %d tombstones in %s (staged): commit it\n", len(tombs), dataset.TombstonePath)
+		fmt.Fprintf(out, "recorded %s in %s (staged): commit it\n", plural(len(tombs), "tombstone"), dataset.TombstonePath)
 	}
 	if c.Bool("drop") {
 		idset := map[string]bool{}
@@ -666,7 +666,7 @@ func runForget(c *cli.Context) error {
 				return withCode(exitProblems, err)
 			}
 			if n > 0 {
-				fmt.Fprintf(out, "dropped %d records from %s (not staged)\n", n, m.Path)
+				fmt.Fprintf(out, "dropped %s from %s (not staged)\n", plural(n, "record"), m.Path)
 			}
 		}
 	}
