@@ -259,9 +259,12 @@ func (e *Engine) commonPrefix(ctx context.Context, m Manifest) (string, error) {
 	return prefix, err
 }
 
+// isNotFound reports an answer that means "no such object or version". A
+// 404 with another code (versitygw's XAdminUserNotFound for an unknown
+// access key) is not one.
 func isNotFound(err error) bool {
 	code, status := s3store.APIError(err)
-	return status == 404 || code == "NoSuchKey" || code == "NotFound" || code == "NoSuchVersion"
+	return code == "NoSuchKey" || code == "NotFound" || code == "NoSuchVersion" || (status == 404 && code == "")
 }
 
 // explain turns a request error into one that says what to do.
@@ -274,10 +277,17 @@ func explain(err error, op string, r Ref, cl *s3.Client) error {
 		return fmt.Errorf("bucket %s does not exist%s: check the reference, or the endpoint (AWS_ENDPOINT_URL_S3 for buckets other than the LFS URL's)", r.Bucket, where(cl))
 	case s3store.IsUnreachable(err):
 		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s (%v): check that the server is running and the endpoint is right (the LFS URL for its own bucket; AWS_ENDPOINT_URL_S3 or the profile's endpoint_url for any other)", where(cl), op, r.Object(), s3store.NetCause(err))
-	case status == 403 || code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
+	case status == 403 || code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
+		code == "XAdminUserNotFound": // versitygw: an unknown access key, as a 404
 		return fmt.Errorf("access denied to %s%s (%s): check your AWS credentials or profile, and that they may read the bucket and its versions", r.Object(), where(cl), s3store.APIErrorString(err))
+	case strings.Contains(err.Error(), "failed to retrieve credentials"):
+		return fmt.Errorf("no usable AWS credentials to %s %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE, or run `aws sso login`", op, r.Object())
+	case status >= 500 || status == 429:
+		return fmt.Errorf("%s %s%s: the server kept answering %s after the retries: run the command again later (fetch resumes)", op, r.Object(), where(cl), s3store.APIErrorString(err))
+	case code == "" && status == 0:
+		return fmt.Errorf("%s %s%s: the connection kept failing after the retries (%v): check the network and run the command again (fetch resumes)", op, r.Object(), where(cl), s3store.NetCause(err))
 	}
-	return fmt.Errorf("%s %s%s: %w", op, r.Object(), where(cl), err)
+	return fmt.Errorf("%s %s%s: %s", op, r.Object(), where(cl), s3store.APIErrorString(err))
 }
 
 // one checks or fetches one asset.
@@ -337,7 +347,11 @@ func mismatch(a Asset, h head) string {
 
 func (e *Engine) verify(ctx context.Context, cl *s3.Client, j job, f Finding) (Finding, error) {
 	a := j.asset
+	probe := e.Clients.Probe(a.Ref.Bucket)
 	cur, err := headObject(ctx, cl, a.Ref, "")
+	if err != nil {
+		err = probe.Check(ctx, cl, a.Ref.Bucket, a.Ref.Key, "", err)
+	}
 	curGone := err != nil && isNotFound(err)
 	if err != nil && !curGone {
 		return f, explain(err, "check", a.Ref, cl)
@@ -359,6 +373,7 @@ func (e *Engine) verify(ctx context.Context, cl *s3.Client, j job, f Finding) (F
 	}
 	pinned, err := headObject(ctx, cl, a.Ref, a.Ref.VersionID)
 	if err != nil {
+		err = probe.Check(ctx, cl, a.Ref.Bucket, a.Ref.Key, a.Ref.VersionID, err)
 		if !isNotFound(err) {
 			code, _ := s3store.APIError(err)
 			if code != "InvalidArgument" { // some servers answer a malformed or unknown version id so

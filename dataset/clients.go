@@ -24,14 +24,28 @@ type Clients struct {
 	LFS  *s3store.Store
 	Opts s3store.Options
 
-	mu sync.Mutex
-	m  map[string]*s3.Client
+	mu     sync.Mutex
+	m      map[string]*s3.Client
+	probes map[string]*s3store.NotFoundProbe
 }
 
 // NewClients returns clients sharing opts, with lfs (possibly nil) serving
 // its own bucket.
 func NewClients(lfs *s3store.Store, opts s3store.Options) *Clients {
-	return &Clients{LFS: lfs, Opts: opts, m: map[string]*s3.Client{}}
+	return &Clients{LFS: lfs, Opts: opts, m: map[string]*s3.Client{}, probes: map[string]*s3store.NotFoundProbe{}}
+}
+
+// Probe returns the probe that tells, for bucket, a missing object from a
+// refused request when a HEAD answers 404.
+func (c *Clients) Probe(bucket string) *s3store.NotFoundProbe {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.probes[bucket]
+	if !ok {
+		p = &s3store.NotFoundProbe{}
+		c.probes[bucket] = p
+	}
+	return p
 }
 
 // For returns the client for bucket.

@@ -50,16 +50,20 @@ func DeleteAllVersions(ctx context.Context, cl *s3.Client, ref Ref) (int, error)
 		return 0, explain(err, "read the versioning state of", ref, cl)
 	}
 	if ver.Status != types.BucketVersioningStatusEnabled && ver.Status != types.BucketVersioningStatusSuspended {
+		n := 1
 		if _, err := cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key)}); err != nil {
-			if isNotFound(err) {
-				return 0, nil // already gone: DELETE would succeed either way
+			if !isNotFound(err) {
+				return 0, explain(err, "check", ref, cl)
 			}
-			return 0, explain(err, "check", ref, cl)
+			// Already gone, it seems. The DELETE is sent all the same: a
+			// HEAD's bodiless 404 may also be a refusal (versitygw answers
+			// an unknown access key so), and the DELETE's answer says which.
+			n = 0
 		}
 		if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key)}); err != nil && !isNotFound(err) {
 			return 0, explain(err, "delete", ref, cl)
 		}
-		return 1, nil
+		return n, nil
 	}
 	n := 0
 	for round := 0; ; round++ {

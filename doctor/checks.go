@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -74,6 +75,12 @@ type env struct {
 	loc   s3store.Location
 	store *s3store.Store
 	probe *s3store.Store // the store at PREFIX/datalfs-doctor
+
+	// writing is held by the checks that write and delete probe objects,
+	// one at a time: a server that removes emptied directories after a
+	// delete (versitygw) can otherwise pull the directory from under the
+	// other check's upload, which then fails for no fault of the setup.
+	writing sync.Mutex
 }
 
 // Checks returns every check for cfg.
@@ -436,6 +443,8 @@ func (e *env) checkWrite(ctx context.Context) Result {
 	if !e.cfg.WriteTest {
 		return Result{Status: Skip, Message: fmt.Sprintf("not run: add --write-test to write, read and delete a probe object under %s/", e.probeDir())}
 	}
+	e.writing.Lock()
+	defer e.writing.Unlock()
 	data, oid := randomObject(1024)
 	if err := e.probe.Upload(ctx, oid, int64(len(data)), bytes.NewReader(data), func(int64) {}); err != nil {
 		return fail("", "writing a probe object the way pushes do failed: %v", err)
@@ -478,6 +487,8 @@ func (e *env) checkChecksums(ctx context.Context) Result {
 	if !e.cfg.WriteTest {
 		return Result{Status: Skip, Message: "not run: add --write-test to find out whether the endpoint accepts the SDK's default checksum headers"}
 	}
+	e.writing.Lock()
+	defer e.writing.Unlock()
 	data, oid := randomObject(64)
 	key := e.probe.Location().Prefix + "/checksum-probe-" + oid[:16]
 	_, err := e.probe.Client().PutObject(ctx, &s3.PutObjectInput{

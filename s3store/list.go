@@ -73,7 +73,7 @@ func (s *Store) Head(ctx context.Context, oid string) (ObjectInfo, error) {
 		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if err != nil {
-		return ObjectInfo{}, s.explain(err, "check", oid)
+		return ObjectInfo{}, s.explain(s.probe.Check(ctx, s.client, s.loc.Bucket, key, "", err), "check", oid)
 	}
 	info := ObjectInfo{Key: key, Oid: oid, Size: aws.ToInt64(out.ContentLength), LastModified: aws.ToTime(out.LastModified)}
 	if out.ChecksumType != types.ChecksumTypeComposite {

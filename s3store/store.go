@@ -38,6 +38,8 @@ type Store struct {
 	credOnce sync.Once
 	credErr  error
 	source   string
+
+	probe NotFoundProbe
 }
 
 // New returns a store for loc. It loads the AWS configuration (environment,
@@ -159,9 +161,10 @@ func (s *Store) Stat(ctx context.Context, oid string) (int64, error) {
 	if err := s.checkCredentials(ctx); err != nil {
 		return 0, err
 	}
-	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: aws.String(s.loc.Key(oid))})
+	key := s.loc.Key(oid)
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: &key})
 	if err != nil {
-		return 0, s.explain(err, "check", oid)
+		return 0, s.explain(s.probe.Check(ctx, s.client, s.loc.Bucket, key, "", err), "check", oid)
 	}
 	return aws.ToInt64(out.ContentLength), nil
 }

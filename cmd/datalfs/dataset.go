@@ -390,7 +390,7 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 	var mu sync.Mutex
 	eng.Progress = func(n, b int64) {
 		if prog.on {
-			prog.show("%s %d assets, %s", verb, n, mib(b))
+			prog.show("%s %s, %s", verb, plural(int(n), "asset"), mib(b))
 			return
 		}
 		if dir == "" {
@@ -400,7 +400,7 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 		defer mu.Unlock()
 		if time.Since(lastLine) >= 2*time.Second {
 			lastLine = time.Now()
-			fmt.Fprintf(errw, "%s %d assets, %s\n", verb, n, mib(b))
+			fmt.Fprintf(errw, "%s %s, %s\n", verb, plural(int(n), "asset"), mib(b))
 		}
 	}
 	sum, err := eng.Run(ctx, ms, func(f dataset.Finding) { fmt.Fprintln(out, f.String()) })
@@ -635,10 +635,11 @@ func runForget(c *cli.Context) error {
 		}
 		n, err := dataset.DeleteAllVersions(ctx, cl, t.ref)
 		if err != nil {
-			if len(tombs) > 0 {
-				_ = env.repo.AppendTombstones(ctx, tombs)
+			if len(tombs) == 0 {
+				return withCode(exitProblems, err)
 			}
-			return withCode(exitProblems, fmt.Errorf("%w (tombstones written for the %d assets deleted before)", err, len(tombs)))
+			_ = env.repo.AppendTombstones(ctx, tombs)
+			return withCode(exitProblems, fmt.Errorf("%w (tombstones written for the %s deleted before)", err, plural(len(tombs), "asset")))
 		}
 		fmt.Fprintf(out, "deleted %s: %s\n", t.ref.Object(), plural(n, "version"))
 		if was, ok := old[t.ref.Object()]; ok {
