@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -398,20 +399,56 @@ func (e *Engine) verify(ctx context.Context, cl *s3.Client, j job, f Finding) (F
 
 // fetch writes the asset at j.dest, verified against its pins, through a
 // temporary file renamed into place; a file already there that verifies is
-// kept.
+// kept. A body that breaks or stalls is fetched again, with the store's
+// backoff, up to its number of attempts; bytes that do not match their
+// pins are fetched once more before the asset is reported changed, since
+// the network may have damaged them.
 func (e *Engine) fetch(ctx context.Context, cl *s3.Client, j job, f Finding) (Finding, error) {
-	a := j.asset
-	if ok, err := verifyFile(j.dest, a); err != nil {
+	if ok, err := verifyFile(j.dest, j.asset); err != nil {
 		return f, err
 	} else if ok {
 		f.Status = Present
 		return f, nil
 	}
+	attempts := max(e.Clients.Opts.MaxAttempts, 1)
+	for attempt := 1; ; attempt++ {
+		got, again, err := e.fetchOnce(ctx, cl, j, f)
+		switch {
+		case again == retryNone, again == retryDamaged && attempt > 1:
+			return got, err
+		case again == retryBody && attempt >= attempts:
+			return got, fmt.Errorf("download %s%s: the connection kept failing after %d attempts (%v): check the network and run the command again (it resumes)",
+				j.asset.Ref.Object(), where(cl), attempt, s3store.NetCause(err))
+		}
+		t := time.NewTimer(s3store.Backoff(attempt, e.Clients.Opts.MaxBackoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return f, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// retry says whether a fetch attempt is worth repeating.
+type retry int
+
+const (
+	retryNone    retry = iota
+	retryBody          // the body broke or stalled
+	retryDamaged       // the bytes did not match their pins
+)
+
+// fetchOnce is one attempt of fetch.
+func (e *Engine) fetchOnce(ctx context.Context, cl *s3.Client, j job, f Finding) (Finding, retry, error) {
+	a := j.asset
 	in := &s3.GetObjectInput{Bucket: aws.String(a.Ref.Bucket), Key: aws.String(a.Ref.Key)}
 	if a.Ref.VersionID != "" {
 		in.VersionId = aws.String(a.Ref.VersionID)
 	}
-	out, err := cl.GetObject(ctx, in)
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	out, err := cl.GetObject(rctx, in) // the SDK has retried the request itself
 	if err != nil {
 		code, _ := s3store.APIError(err)
 		if isNotFound(err) || (a.Ref.VersionID != "" && code == "InvalidArgument") {
@@ -420,27 +457,27 @@ func (e *Engine) fetch(ctx context.Context, cl *s3.Client, j job, f Finding) (Fi
 			if a.Ref.VersionID != "" {
 				f.Detail = "the pinned version " + a.Ref.VersionID + " is gone"
 			}
-			return f, nil
+			return f, retryNone, nil
 		}
-		return f, explain(err, "download", a.Ref, cl)
+		return f, retryNone, explain(err, "download", a.Ref, cl)
 	}
 	defer out.Body.Close()
 	etag := strings.Trim(aws.ToString(out.ETag), `"`)
 	if a.ETag != "" && etag != a.ETag {
 		f.Status = Changed
 		f.Detail = fmt.Sprintf("the object's ETag is %s, pinned %s; not written", etag, a.ETag)
-		return f, nil
+		return f, retryNone, nil
 	}
 	dir := filepath.Dir(j.dest)
 	if _, ok := e.dirs.Load(dir); !ok {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return f, fmt.Errorf("create the directory for %s: %w", j.dest, err)
+			return f, retryNone, fmt.Errorf("create the directory for %s: %w", j.dest, err)
 		}
 		e.dirs.Store(dir, true)
 	}
 	tmp, err := os.CreateTemp(dir, ".datalfs-fetch-*")
 	if err != nil {
-		return f, fmt.Errorf("write %s: %w", j.dest, err)
+		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, err)
 	}
 	renamed := false
 	defer func() {
@@ -449,26 +486,33 @@ func (e *Engine) fetch(ctx context.Context, cl *s3.Client, j job, f Finding) (Fi
 		}
 	}()
 	hs, hm := sha256.New(), md5.New()
-	n, err := io.Copy(io.MultiWriter(tmp, hs, hm), out.Body)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	length := int64(-1)
+	if out.ContentLength != nil {
+		length = *out.ContentLength
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return f, ctx.Err()
-		}
-		return f, fmt.Errorf("download %s%s: %w (run the command again: it resumes)", a.Ref.Object(), where(cl), err)
+	n, err := s3store.CopyBody(rctx, cancel, io.MultiWriter(tmp, hs, hm), out.Body, length, e.Clients.Opts.IdleTimeout)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, cerr)
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return f, retryNone, ctx.Err()
+	case s3store.IsLocalWrite(err):
+		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, err)
+	default:
+		return f, retryBody, err
 	}
 	if d := checkSums(a, n, etag, hs, hm); d != "" {
 		f.Status, f.Detail = Changed, d+"; not written"
-		return f, nil
+		return f, retryDamaged, nil
 	}
 	if err := os.Rename(tmp.Name(), j.dest); err != nil {
-		return f, fmt.Errorf("write %s: %w", j.dest, err)
+		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, err)
 	}
 	renamed = true
 	f.Bytes = n
-	return f, nil
+	return f, retryNone, nil
 }
 
 // checkSums compares downloaded bytes with the pins: size, SHA-256, and the

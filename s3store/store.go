@@ -449,6 +449,26 @@ func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, leng
 	}
 }
 
+// CopyBody copies an object's body (length bytes, or -1 when unknown) to w,
+// calling cancel, which must cancel the request, when no byte arrives for
+// idle: a server that stalls mid-body fails the copy instead of hanging
+// it. A failure to write w is reported so that IsLocalWrite recognises it;
+// any other error is the network's or the server's, worth another try.
+func CopyBody(ctx context.Context, cancel func(), w io.Writer, body io.Reader, length int64, idle time.Duration) (int64, error) {
+	return copyIdle(ctx, cancel, w, body, length, func(int64) {}, idle)
+}
+
+// IsLocalWrite reports whether err, from CopyBody, is a failure to write
+// locally, which another request will not mend.
+func IsLocalWrite(err error) bool {
+	var we *writeError
+	return errors.As(err, &we)
+}
+
+// Backoff is the wait before retry number attempt (1 for the first), as the
+// store's own retries wait.
+func Backoff(attempt int, ceiling time.Duration) time.Duration { return backoff(attempt, ceiling) }
+
 // backoff is the wait before retry number attempt (1 for the first): 0.5 s
 // doubling up to ceiling, with jitter over its upper half. With the defaults
 // (10 attempts, 15 s) the retries of one request span about a minute.

@@ -1,0 +1,151 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	fp "github.com/datalfs/datalfs/integration/faultproxy"
+)
+
+// TestDatasetFetchFaults drives `datalfs manifest fetch` through the fault
+// proxy: bodies cut short once are fetched again and the tree is exact; a
+// byte damaged in transit is fetched once more instead of being reported
+// as a changed asset; a body that stalls on every attempt fails the run
+// with a message naming the asset and what to do, in bounded time, with no
+// temp file and no half-written asset; and the next run completes the tree.
+func TestDatasetFetchFaults(t *testing.T) {
+	e := newFaultEnv(t)
+	const n, size = 12, 100 << 10
+	want := map[string][]byte{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range n {
+		name := fmt.Sprintf("%02d.bin", i)
+		want[name] = []byte(rand.Text() + strings.Repeat(name, size/len(name)))
+		if err := e.h.putObject(ctx, e.bucket, "assets/"+name, want[name]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must("", "git", "init", "-q", "repo")
+	e.must("repo", "git", "config", "-f", ".lfsconfig", "lfs.url", e.lfsURL)
+	if err := os.WriteFile(e.path("repo/.gitattributes"), []byte("*.jsonl manifest-id=/id manifest-ref=/source-ref\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.must("repo", "datalfs", "manifest", "build", "-o", "data.jsonl", "s3://"+e.bucket+"/assets")
+	e.must("repo", "git", "add", ".")
+	e.must("repo", "git", "commit", "-q", "-m", "dataset")
+
+	assets := regexp.MustCompile(`/assets/[0-9]{2}\.bin$`)
+	applied := func() int {
+		total := 0
+		for _, s := range e.proxy.Stats() {
+			total += s.Applied
+		}
+		return total
+	}
+
+	// Every body cut short on its first try, one damaged in transit.
+	e.proxy.SetRules(
+		fp.Rule{Method: "GET", Path: regexp.MustCompile(`/assets/05\.bin$`), First: 1, Fault: fp.FlipResponseAt(5000)},
+		fp.Rule{Method: "GET", Path: assets, PerKey: true, First: 1, Fault: fp.TruncateAfter(10 << 10)},
+	)
+	out := e.must("repo", "datalfs", "manifest", "fetch", "-o", "../out1")
+	if !strings.Contains(out, fmt.Sprintf("%d fetched", n)) {
+		t.Errorf("fetch through faults did not fetch all %d assets:\n%s", n, out)
+	}
+	// One cut per asset, and the flip: 05.bin's first body is damaged, its
+	// second cut short, its third whole.
+	if got := applied(); got != n+1 {
+		t.Errorf("%d faults applied, want %d", got, n+1)
+	}
+	checkTree(t, e.path("out1"), want)
+
+	// A body that stalls on every attempt: the run fails in bounded time.
+	e.proxy.SetRules(fp.Rule{Method: "GET", Path: regexp.MustCompile(`/assets/03\.bin$`), Fault: fp.StallBodyAfter(1<<10, 30*time.Second)})
+	start := time.Now()
+	out, err := e.run("repo", "datalfs", "manifest", "fetch", "-o", "../out2")
+	if err == nil {
+		t.Fatalf("fetch with a stalled asset succeeded:\n%s", out)
+	}
+	if took := time.Since(start); took > 25*time.Second {
+		t.Errorf("fetch with a stalled asset took %v: idle timeout and attempts should bound it", took)
+	}
+	for _, s := range []string{"s3://" + e.bucket + "/assets/03.bin", "the connection kept failing after " + faultAttempts + " attempts", "run the command again"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("the error does not say %q:\n%s", s, out)
+		}
+	}
+	if _, err := os.Stat(e.path("out2/03.bin")); !os.IsNotExist(err) {
+		t.Errorf("the stalled asset was written (stat: %v)", err)
+	}
+	partial := checkNoTemp(t, e.path("out2"), want)
+
+	// Faults over: the next run fetches what is missing and keeps the rest.
+	e.proxy.SetRules()
+	out = e.must("repo", "datalfs", "manifest", "fetch", "-o", "../out2")
+	if wantLine := fmt.Sprintf("%d fetched", n-partial); !strings.Contains(out, wantLine) {
+		t.Errorf("the second run does not say %q (%d assets were already there):\n%s", wantLine, partial, out)
+	}
+	checkTree(t, e.path("out2"), want)
+}
+
+// checkTree fails unless dir holds exactly the files of want.
+func checkTree(t *testing.T, dir string, want map[string][]byte) {
+	t.Helper()
+	got := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name, _ := filepath.Rel(dir, p)
+		got[name] = true
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(b, want[name]) {
+			t.Errorf("%s differs from the object (or is not one)", name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range want {
+		if !got[name] {
+			t.Errorf("%s is missing from %s", name, dir)
+		}
+	}
+}
+
+// checkNoTemp fails if dir holds a temp file or a file that differs from
+// its object, and returns how many complete assets it holds.
+func checkNoTemp(t *testing.T, dir string, want map[string][]byte) int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	complete := 0
+	for _, en := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		switch {
+		case err != nil:
+			t.Error(err)
+		case !bytes.Equal(b, want[en.Name()]):
+			t.Errorf("%s is left in %s and is not a complete asset", en.Name(), dir)
+		default:
+			complete++
+		}
+	}
+	return complete
+}
