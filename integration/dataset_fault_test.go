@@ -149,3 +149,40 @@ func checkNoTemp(t *testing.T, dir string, want map[string][]byte) int {
 	}
 	return complete
 }
+
+// TestStalledListingRetried: a listing whose XML body stops midway is not
+// waited on forever. The body's watchdog closes it after the idle timeout,
+// the SDK asks again, and `manifest build` writes every record.
+func TestStalledListingRetried(t *testing.T) {
+	e := newFaultEnv(t)
+	const n = 30
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range n {
+		if err := e.h.putObject(ctx, e.bucket, fmt.Sprintf("assets/%02d.bin", i), []byte(rand.Text())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.must("", "git", "init", "-q", "repo")
+	e.must("repo", "git", "config", "-f", ".lfsconfig", "lfs.url", e.lfsURL)
+	e.proxy.SetRules(fp.Rule{Method: "GET", Query: []string{"list-type=2"}, First: 1, Fault: fp.StallBodyAfter(200, 30*time.Second)})
+	start := time.Now()
+	e.must("repo", "datalfs", "manifest", "build", "-o", "data.jsonl", "s3://"+e.bucket+"/assets")
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("build over a stalled listing took %v, want the idle timeout (%s) and a retry", took, faultIdle)
+	}
+	var applied int
+	for _, s := range e.proxy.Stats() {
+		applied += s.Applied
+	}
+	if applied != 1 {
+		t.Errorf("the stall was applied %d times, want 1", applied)
+	}
+	b, err := os.ReadFile(e.path("repo/data.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := bytes.Count(b, []byte("\n")); got != n {
+		t.Errorf("build wrote %d records, want %d", got, n)
+	}
+}

@@ -87,6 +87,9 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
+		if opts.IdleTimeout > 0 {
+			o.APIOptions = append(o.APIOptions, watchBodies(opts.IdleTimeout))
+		}
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = opts.MaxAttempts
 			so.MaxBackoff = opts.MaxBackoff
