@@ -3,6 +3,7 @@ package s3store
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,12 +12,13 @@ import (
 // timeout error (which the SDK retries); time the caller spends between
 // reads does not count.
 func TestIdleBody(t *testing.T) {
-	pr, pw := io.Pipe()
-	b := newIdleBody(pr, 100*time.Millisecond)
-	go func() {
-		pw.Write([]byte("ab"))
-		pw.Write([]byte("cd")) // then nothing: the server stalls
-	}()
+	// "abcd" is there at once; then nothing comes: the server stalls.
+	pr, _ := io.Pipe()
+	body := struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(strings.NewReader("abcd"), pr), pr}
+	b := newIdleBody(body, 100*time.Millisecond)
 	buf := make([]byte, 2)
 	if _, err := io.ReadFull(b, buf); err != nil {
 		t.Fatal(err)
