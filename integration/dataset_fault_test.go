@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -101,53 +101,30 @@ func TestDatasetFetchFaults(t *testing.T) {
 // checkTree fails unless dir holds exactly the files of want.
 func checkTree(t *testing.T, dir string, want map[string][]byte) {
 	t.Helper()
-	got := map[string]bool{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		name, _ := filepath.Rel(dir, p)
-		got[name] = true
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(b, want[name]) {
-			t.Errorf("%s differs from the object (or is not one)", name)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name := range want {
-		if !got[name] {
-			t.Errorf("%s is missing from %s", name, dir)
-		}
+	complete := checkNoTemp(t, dir, want)
+	if complete != len(want) {
+		t.Errorf("%s holds %d of the %d assets", dir, complete, len(want))
 	}
 }
 
-// checkNoTemp fails if dir holds a temp file or a file that differs from
-// its object, and returns how many complete assets it holds.
+// checkNoTemp fails if dir holds a file that is not one of want's, byte for
+// byte (a temp file, a half-written asset), and returns how many it holds.
 func checkNoTemp(t *testing.T, dir string, want map[string][]byte) int {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil && !os.IsNotExist(err) {
+	files, err := treeFiles(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
-	complete := 0
-	for _, en := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, en.Name()))
-		switch {
-		case err != nil:
-			t.Error(err)
-		case !bytes.Equal(b, want[en.Name()]):
-			t.Errorf("%s is left in %s and is not a complete asset", en.Name(), dir)
-		default:
-			complete++
+	for name, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, ok := want[name]; !ok || !bytes.Equal(b, w) {
+			t.Errorf("%s is left in %s and is not a complete asset", name, dir)
 		}
 	}
-	return complete
+	return len(files)
 }
 
 // TestStalledListingRetried: a listing whose XML body stops midway is not
