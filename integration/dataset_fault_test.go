@@ -45,14 +45,6 @@ func TestDatasetFetchFaults(t *testing.T) {
 	e.must("repo", "git", "commit", "-q", "-m", "dataset")
 
 	assets := regexp.MustCompile(`/assets/[0-9]{2}\.bin$`)
-	applied := func() int {
-		total := 0
-		for _, s := range e.proxy.Stats() {
-			total += s.Applied
-		}
-		return total
-	}
-
 	// Every body cut short on its first try, one damaged in transit.
 	e.proxy.SetRules(
 		fp.Rule{Method: "GET", Path: regexp.MustCompile(`/assets/05\.bin$`), First: 1, Fault: fp.FlipResponseAt(5000)},
@@ -64,7 +56,7 @@ func TestDatasetFetchFaults(t *testing.T) {
 	}
 	// One cut per asset, and the flip: 05.bin's first body is damaged, its
 	// second cut short, its third whole.
-	if got := applied(); got != n+1 {
+	if got := e.proxy.Applied(); got != n+1 {
 		t.Errorf("%d faults applied, want %d", got, n+1)
 	}
 	checkTree(t, e.path("out1"), want)
@@ -148,11 +140,7 @@ func TestStalledListingRetried(t *testing.T) {
 	if took := time.Since(start); took > 20*time.Second {
 		t.Errorf("build over a stalled listing took %v, want the idle timeout (%s) and a retry", took, faultIdle)
 	}
-	var applied int
-	for _, s := range e.proxy.Stats() {
-		applied += s.Applied
-	}
-	if applied != 1 {
+	if applied := e.proxy.Applied(); applied != 1 {
 		t.Errorf("the stall was applied %d times, want 1", applied)
 	}
 	b, err := os.ReadFile(e.path("repo/data.jsonl"))

@@ -342,6 +342,16 @@ func (p *Proxy) Stats() []RuleStats {
 	return out
 }
 
+// Applied returns how many requests the current rules have faulted, all
+// rules together.
+func (p *Proxy) Applied() int {
+	n := 0
+	for _, s := range p.Stats() {
+		n += s.Applied
+	}
+	return n
+}
+
 // Events returns the requests the proxy has finished with, in order of
 // arrival.
 func (p *Proxy) Events() []Event {
