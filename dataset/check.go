@@ -278,14 +278,13 @@ func explain(err error, op string, r Ref, cl *s3.Client) error {
 		return fmt.Errorf("bucket %s does not exist%s: check the reference, or the endpoint (AWS_ENDPOINT_URL_S3 for buckets other than the LFS URL's)", r.Bucket, where(cl))
 	case s3store.IsUnreachable(err):
 		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s (%v): check that the server is running and the endpoint is right (the LFS URL for its own bucket; AWS_ENDPOINT_URL_S3 or the profile's endpoint_url for any other)", where(cl), op, r.Object(), s3store.NetCause(err))
-	case status == 403 || code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
-		code == "XAdminUserNotFound": // versitygw: an unknown access key, as a 404
+	case s3store.IsAccessDenied(err):
 		return fmt.Errorf("access denied to %s%s (%s): check your AWS credentials or profile, and that they may read the bucket and its versions", r.Object(), where(cl), s3store.APIErrorString(err))
-	case strings.Contains(err.Error(), "failed to retrieve credentials"):
+	case s3store.IsNoCredentials(err):
 		return fmt.Errorf("no usable AWS credentials to %s %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE, or run `aws sso login`", op, r.Object())
-	case status >= 500 || status == 429:
+	case s3store.IsTransient(err) && status != 0:
 		return fmt.Errorf("%s %s%s: the server kept answering %s after the retries: run the command again later (fetch resumes)", op, r.Object(), where(cl), s3store.APIErrorString(err))
-	case code == "" && status == 0:
+	case s3store.IsTransient(err):
 		return fmt.Errorf("%s %s%s: the connection kept failing after the retries (%v): check the network and run the command again (fetch resumes)", op, r.Object(), where(cl), s3store.NetCause(err))
 	}
 	return fmt.Errorf("%s %s%s: %s", op, r.Object(), where(cl), s3store.APIErrorString(err))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -123,7 +122,7 @@ func (s *Store) explainBucket(err error, what string) error {
 	case isUnreachable(err):
 		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running: %w",
 			s.at(), what, bucket, unwrapNet(err))
-	case strings.Contains(err.Error(), "failed to retrieve credentials"):
+	case IsNoCredentials(err):
 		return errNoCredentials(err)
 	}
 	if code != "" {

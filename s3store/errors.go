@@ -54,8 +54,7 @@ func (s *Store) explain(err error, op, oid string) error {
 	case code == "NoSuchKey" || code == "NotFound" || status == 404:
 		return fmt.Errorf("object %s not found at %s: push it from a clone that has it, or run `datalfs verify`: %w",
 			oid, uri, fs.ErrNotExist)
-	case code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
-		code == "InvalidToken" || code == "ExpiredToken" || code == "AllPermissionsDenied" || status == 403:
+	case IsAccessDenied(err):
 		return fmt.Errorf("access denied to %s (%s): check that the AWS credentials from %s are right and may %s objects under s3://%s/%s: %w",
 			uri, codeOr(code, status), s.sourceOr(), verb(op), s.loc.Bucket, s.loc.Prefix, fs.ErrPermission)
 	case code == "BadDigest" || code == "XAmzContentSHA256Mismatch" || code == "InvalidDigest":
@@ -66,16 +65,41 @@ func (s *Store) explain(err error, op, oid string) error {
 	case isUnreachable(err):
 		return transfer.Transient(err, fmt.Sprintf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running (%v)",
 			s.at(), op, uri, unwrapNet(err)))
-	case status >= 500 || status == 429 || isNetwork(err) || errors.Is(err, io.ErrUnexpectedEOF):
+	case IsTransient(err):
 		return transfer.Transient(err, fmt.Sprintf("%s %s: the server or the network kept failing after %d attempts (%s); run the command again later, it resumes",
 			op, uri, s.opts.MaxAttempts, shortCause(err, code, status)))
-	case strings.Contains(err.Error(), "failed to retrieve credentials"):
+	case IsNoCredentials(err):
 		return errNoCredentials(err)
 	}
 	if code != "" {
 		return fmt.Errorf("%s %s: %s: %w", op, uri, codeOr(code, status), err)
 	}
 	return fmt.Errorf("%s %s: %w", op, uri, err)
+}
+
+// IsAccessDenied reports a request the server refused for its credentials
+// or their permissions, including an access key it does not know (which
+// versitygw answers with 404 XAdminUserNotFound).
+func IsAccessDenied(err error) bool {
+	code, status := APIError(err)
+	switch code {
+	case "AccessDenied", "AllPermissionsDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+		"InvalidToken", "ExpiredToken", "XAdminUserNotFound":
+		return true
+	}
+	return status == 403
+}
+
+// IsTransient reports a failure that may pass if tried again later: a 5xx
+// answer, throttling, or a connection that broke.
+func IsTransient(err error) bool {
+	_, status := APIError(err)
+	return status >= 500 || status == 429 || isNetwork(err) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// IsNoCredentials reports that the AWS credential chain found nothing usable.
+func IsNoCredentials(err error) bool {
+	return strings.Contains(err.Error(), "failed to retrieve credentials")
 }
 
 // shortCause names what failed: the S3 error code and status, or the
