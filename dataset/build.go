@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/datalfs/datalfs/s3ref"
 	"io"
 	"strings"
 
@@ -56,7 +57,7 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 	}
 	ver, err := cl.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(opt.Bucket)})
 	if err != nil {
-		return st, explain(err, "read the versioning state of", Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
+		return st, explain(err, "read the versioning state of", s3ref.Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
 	}
 	st.Versioned = ver.Status == types.BucketVersioningStatusEnabled || ver.Status == types.BucketVersioningStatusSuspended
 	bw := bufio.NewWriterSize(w, 256<<10)
@@ -75,7 +76,7 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 		rel := strings.TrimPrefix(key, opt.Prefix)
 		rec := map[string]any{
 			BuildID:   rel,
-			BuildRef:  Ref{Bucket: opt.Bucket, Key: key, VersionID: version}.String(),
+			BuildRef:  s3ref.Ref{Bucket: opt.Bucket, Key: key, VersionID: version}.String(),
 			FieldSize: size,
 			FieldETag: strings.Trim(etag, `"`),
 		}
@@ -113,7 +114,7 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				return st, explain(err, "list the versions under", Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
+				return st, explain(err, "list the versions under", s3ref.Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
 			}
 			// Delete markers come in their own list; a key whose latest
 			// version is a marker has no version with IsLatest, so it is
@@ -133,7 +134,7 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
 			if err != nil {
-				return st, explain(err, "list", Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
+				return st, explain(err, "list", s3ref.Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
 			}
 			for _, o := range page.Contents {
 				if err := emit(aws.ToString(o.Key), "", aws.ToInt64(o.Size), aws.ToString(o.ETag), o.ChecksumAlgorithm); err != nil {
@@ -156,9 +157,9 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 // sha256Of reads the full-object SHA-256 checksum S3 keeps, "" when it keeps
 // none (or only a composite one of a multipart upload).
 func sha256Of(ctx context.Context, cl *s3.Client, bucket, key, version string) (string, error) {
-	h, err := headObject(ctx, cl, Ref{Bucket: bucket, Key: key}, version)
+	h, err := headObject(ctx, cl, s3ref.Ref{Bucket: bucket, Key: key}, version)
 	if err != nil {
-		return "", explain(err, "read the checksum of", Ref{Bucket: bucket, Key: key}, cl)
+		return "", explain(err, "read the checksum of", s3ref.Ref{Bucket: bucket, Key: key}, cl)
 	}
 	return h.sha256, nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/datalfs/datalfs/s3ref"
 	"hash"
 	"io"
 	"os"
@@ -269,7 +270,7 @@ func isNotFound(err error) bool {
 }
 
 // explain turns a request error into one that says what to do.
-func explain(err error, op string, r Ref, cl *s3.Client) error {
+func explain(err error, op string, r s3ref.Ref, cl *s3.Client) error {
 	code, status := s3store.APIError(err)
 	switch {
 	case errors.Is(err, context.Canceled):
@@ -314,7 +315,7 @@ type head struct {
 	versionID string
 }
 
-func headObject(ctx context.Context, cl *s3.Client, r Ref, version string) (head, error) {
+func headObject(ctx context.Context, cl *s3.Client, r s3ref.Ref, version string) (head, error) {
 	in := &s3.HeadObjectInput{Bucket: aws.String(r.Bucket), Key: aws.String(r.Key), ChecksumMode: types.ChecksumModeEnabled}
 	if version != "" {
 		in.VersionId = aws.String(version)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/datalfs/datalfs/s3ref"
 	"strings"
 	"testing"
 
@@ -14,50 +15,6 @@ import (
 
 	"github.com/datalfs/datalfs/internal/mems3"
 )
-
-func TestParseRef(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    Ref
-		wantErr string
-	}{
-		{in: "s3://b-1/k", want: Ref{Bucket: "b-1", Key: "k"}},
-		{in: "s3://b/dir/a b.jpg", want: Ref{Bucket: "b", Key: "dir/a b.jpg"}},
-		{in: "s3://b/k?versionId=abc", want: Ref{Bucket: "b", Key: "k", VersionID: "abc"}},
-		{in: "s3://b/k?versionId=a%2Fb%3D%3D", want: Ref{Bucket: "b", Key: "k", VersionID: "a/b=="}},
-		{in: "s3://b/k?versionId=a%2Bb", want: Ref{Bucket: "b", Key: "k", VersionID: "a+b"}},
-		{in: "s3://b/k?versionId=", wantErr: "exactly ?versionId="},
-		{in: "s3://b/k?other=1", wantErr: "exactly ?versionId="},
-		{in: "s3://b/k?versionId=%zz", wantErr: "bad escape"},
-		{in: "s3://b/", wantErr: "no object key"},
-		{in: "s3:///k", wantErr: "no bucket"},
-		{in: "https://b/k", wantErr: "not an S3 reference"},
-	}
-	for _, tt := range tests {
-		got, err := ParseRef(tt.in)
-		if tt.wantErr != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("ParseRef(%q) error = %v, want %q", tt.in, err, tt.wantErr)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("ParseRef(%q): %v", tt.in, err)
-			continue
-		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("ParseRef(%q) (-want +got):\n%s", tt.in, diff)
-		}
-		if back, err := ParseRef(got.String()); err != nil || back != got {
-			t.Errorf("round trip of %q: %q -> %+v, %v", tt.in, got.String(), back, err)
-		}
-	}
-	// Version ids with '/', '=' and '+' (gofakes3 mints such ids) are escaped.
-	r := Ref{Bucket: "b", Key: "k", VersionID: "x/y+z=="}
-	if got, want := r.String(), "s3://b/k?versionId=x%2Fy%2Bz%3D%3D"; got != want {
-		t.Errorf("String() = %q, want %q", got, want)
-	}
-}
 
 func digestOfText(t *testing.T, name, text string, cfg Config) string {
 	t.Helper()
@@ -74,11 +31,11 @@ func digestOfText(t *testing.T, name, text string, cfg Config) string {
 
 func TestDigestStable(t *testing.T) {
 	cfg := Config{ID: "/id", Refs: []string{"/source-ref"}}
-	a := `{"id":"1","source-ref":"s3://b/a","size":3,"label":"cat"}
-{"id":"2","source-ref":"s3://b/b","label":"dog","meta":{"y":1,"x":2.50}}
+	a := `{"id":"1","source-ref":"s3://bkt/a","size":3,"label":"cat"}
+{"id":"2","source-ref":"s3://bkt/b","label":"dog","meta":{"y":1,"x":2.50}}
 `
 	same := []struct{ name, name2, text string }{
-		{"reordered", "m.jsonl", `{"meta":{"x":2.50,"y":1},"label":"dog","source-ref":"s3://b/b","id":"2"}` + "\n\n" + `{"size":3,  "id":"1","label":"cat","source-ref":"s3://b/a"}`},
+		{"reordered", "m.jsonl", `{"meta":{"x":2.50,"y":1},"label":"dog","source-ref":"s3://bkt/b","id":"2"}` + "\n\n" + `{"size":3,  "id":"1","label":"cat","source-ref":"s3://bkt/a"}`},
 		{"crlf and BOM", "m.jsonl", "\xEF\xBB\xBF" + strings.ReplaceAll(a, "\n", "\r\n")},
 		{"as a JSON document", "m.json", "[" + strings.Join(strings.Split(strings.TrimSpace(a), "\n"), ",") + "]"},
 	}
@@ -92,7 +49,7 @@ func TestDigestStable(t *testing.T) {
 		"number spelt differently": strings.Replace(a, "2.50", "2.5", 1),
 		"label changed":            strings.Replace(a, `"dog"`, `"cat"`, 1),
 		"record dropped":           strings.SplitAfter(a, "\n")[0],
-		"version pinned":           strings.Replace(a, "s3://b/a", "s3://b/a?versionId=v1", 1),
+		"version pinned":           strings.Replace(a, "s3://bkt/a", "s3://bkt/a?versionId=v1", 1),
 	}
 	for name, text := range differ {
 		if got := digestOfText(t, "m.jsonl", text, cfg); got == want {
@@ -100,14 +57,14 @@ func TestDigestStable(t *testing.T) {
 		}
 	}
 	// A known value, so that a change of the algorithm is noticed.
-	if want != "33401b8c174cb0470baacb5edb2f172f57d37221988df9189c8b4cc7269e718a" {
+	if want != "e1312217ab9576c539207bbb7f772a414551c3352632cd3efffb587b356e72c8" {
 		t.Errorf("digest %s: the algorithm changed, and every lock file written before no longer matches", want)
 	}
 }
 
 func TestReadRecordsCSVAndSageMakerRefs(t *testing.T) {
 	var got []string
-	csvText := "id,source-ref,size,etag,label\n7,s3://b/x.jpg?versionId=v%2F1,10,\"\"\"abc\"\"\",cat\n"
+	csvText := "id,source-ref,size,etag,label\n7,s3://bkt/x.jpg?versionId=v%2F1,10,\"\"\"abc\"\"\",cat\n"
 	err := ReadRecords(strings.NewReader(csvText), "m.csv", Config{ID: "/id"}, func(r *Record) error {
 		a := r.Assets[0]
 		got = append(got, r.ID, a.Ref.String(), a.ETag)
@@ -119,11 +76,11 @@ func TestReadRecordsCSVAndSageMakerRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"7", "s3://b/x.jpg?versionId=v%2F1", "abc"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"7", "s3://bkt/x.jpg?versionId=v%2F1", "abc"}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	err = ReadRecords(strings.NewReader(`{"source-ref":"s3://b/k","x":1}`+"\n"), "m.manifest", Config{}, func(r *Record) error {
-		if len(r.Assets) != 1 || r.ID != "s3://b/k" {
+	err = ReadRecords(strings.NewReader(`{"source-ref":"s3://bkt/k","x":1}`+"\n"), "m.manifest", Config{}, func(r *Record) error {
+		if len(r.Assets) != 1 || r.ID != "s3://bkt/k" {
 			t.Errorf("SageMaker *-ref not recognised: %+v", r)
 		}
 		return nil
@@ -131,7 +88,7 @@ func TestReadRecordsCSVAndSageMakerRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = ReadRecords(strings.NewReader("{\"a-ref\":\"s3://b/k?versionId=\"}\n"), "m.jsonl", Config{}, func(*Record) error { return nil })
+	err = ReadRecords(strings.NewReader("{\"a-ref\":\"s3://bkt/k?versionId=\"}\n"), "m.jsonl", Config{}, func(*Record) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "m.jsonl:1:") {
 		t.Errorf("bad reference: error %v, want one naming m.jsonl:1", err)
 	}
@@ -166,7 +123,7 @@ func TestBuildVersionedWithLabels(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("%q: %v", line, err)
 		}
-		r, err := ParseRef(m["source-ref"].(string))
+		r, err := s3ref.Parse(m["source-ref"].(string))
 		if err != nil || r.VersionID == "" {
 			t.Errorf("%q: not pinned to a version (%v)", m["source-ref"], err)
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"github.com/datalfs/datalfs/s3ref"
 	"os"
 	"path/filepath"
 
@@ -44,7 +45,7 @@ func (r *Repo) FindIDs(ctx context.Context, ms []Manifest, ids []string) ([]Foun
 // markers included, so that no request can read the bytes again; in an
 // unversioned bucket it deletes the object. It returns how many versions
 // (or objects) were deleted.
-func DeleteAllVersions(ctx context.Context, cl *s3.Client, ref Ref) (int, error) {
+func DeleteAllVersions(ctx context.Context, cl *s3.Client, ref s3ref.Ref) (int, error) {
 	ver, err := cl.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(ref.Bucket)})
 	if err != nil {
 		return 0, explain(err, "read the versioning state of", ref, cl)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/datalfs/datalfs/s3ref"
 	"io"
 	"sort"
 	"strconv"
@@ -34,7 +35,7 @@ const (
 
 // Asset is one referenced object and what the record pins about it.
 type Asset struct {
-	Ref    Ref
+	Ref    s3ref.Ref
 	Size   int64  // -1 when not pinned
 	ETag   string // without quotes; "" when not pinned
 	SHA256 string // hex; "" when not pinned
@@ -192,7 +193,7 @@ func newRecord(line int, fields map[string]any, cfg Config) (*Record, error) {
 		if !strings.HasPrefix(s, "s3://") {
 			continue // a Git LFS oid or another kind of reference: not an S3 asset
 		}
-		ref, err := ParseRef(s)
+		ref, err := s3ref.Parse(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", p, err)
 		}
@@ -236,7 +237,7 @@ func pins(fields map[string]any, a *Asset) error {
 		s, _ := scalar(v)
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return fmt.Errorf("/%s: want a byte count, got %s", FieldSize, shorten(string(canonical(v))))
+			return fmt.Errorf("/%s: want a byte count, got %s", FieldSize, s3ref.Shorten(string(canonical(v))))
 		}
 		a.Size = n
 	}

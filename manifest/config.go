@@ -1,11 +1,14 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/datalfs/datalfs/s3ref"
 )
 
 // Format is a manifest's file format.
@@ -197,62 +200,27 @@ func (c Config) check() error {
 }
 
 // checkRef reports what is wrong with a reference, or "" if it is well formed:
-// s3://bucket/key with an optional ?versionId=..., or a Git LFS oid
-// (64 lower-case hex digits).
+// a Git LFS oid (64 lower-case hex digits) or an S3 URI under s3ref's rules
+// (the same rules the dataset commands read references with).
 func checkRef(s string) string {
 	if len(s) == 64 && isLowerHex(s) {
 		return ""
 	}
-	rest, ok := strings.CutPrefix(s, "s3://")
-	if !ok {
+	if !strings.HasPrefix(s, s3ref.Scheme) {
 		if len(s) == 64 && isHex(s) {
 			return "Git LFS oid must be lower-case hex"
 		}
 		return "not a reference: want s3://bucket/key or a 64-hex Git LFS oid"
 	}
-	bucket, key, ok := strings.Cut(rest, "/")
-	if msg := checkBucket(bucket); msg != "" {
-		return msg
-	}
-	if !ok || key == "" {
-		return "S3 URI has no object key: want s3://bucket/key"
-	}
-	key, query, hasQuery := strings.Cut(key, "?")
-	if key == "" {
-		return "S3 URI has no object key: want s3://bucket/key"
-	}
-	if strings.ContainsAny(key, "\x00\n\r") {
-		return "S3 object key holds a control character"
-	}
-	if hasQuery {
-		v, ok := strings.CutPrefix(query, "versionId=")
-		if !ok || v == "" || strings.ContainsAny(v, "&=?") {
-			return "S3 URI query must be exactly ?versionId=VERSION"
+	if _, err := s3ref.Parse(s); err != nil {
+		var re *s3ref.Error
+		if errors.As(err, &re) {
+			return re.Reason
 		}
+		return err.Error()
 	}
 	return ""
 }
-
-func checkBucket(b string) string {
-	if len(b) < 3 || len(b) > 63 {
-		return fmt.Sprintf("S3 bucket name %q must be 3 to 63 characters long", shorten(b))
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return fmt.Sprintf("S3 bucket name %q may hold only a-z, 0-9, '-' and '.'", shorten(b))
-		}
-	}
-	if !isAlnum(b[0]) || !isAlnum(b[len(b)-1]) {
-		return fmt.Sprintf("S3 bucket name %q must start and end with a letter or digit", b)
-	}
-	if strings.Contains(b, "..") {
-		return fmt.Sprintf("S3 bucket name %q must not hold \"..\"", b)
-	}
-	return ""
-}
-
-func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {

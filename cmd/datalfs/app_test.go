@@ -24,6 +24,8 @@ func TestRunExitCodes(t *testing.T) {
 		{"global install without a URL", []string{"install", "--global"}, "", exitUsage, "--global needs --url"},
 		{"global install with a bad URL", []string{"install", "--global", "--url", "s3://bucket/x"}, "", exitUsage, "want an http(s) URL"},
 		{"unknown flag", []string{"install", "--nope"}, "", exitUsage, "flag provided but not defined"},
+		{"build from a malformed bucket", []string{"manifest", "build", "s3://My_Bucket/train"}, "", exitUsage, `may hold only a-z`},
+		{"build from a non-S3 URI", []string{"manifest", "build", "https://bkt/train"}, "", exitUsage, "not an S3 URI"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/datalfs/datalfs/s3ref"
 	"io"
 	"os"
 	"path/filepath"
@@ -236,10 +237,9 @@ func runDatasetBuild(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return withCode(exitUsage, errors.New("give one s3://BUCKET/PREFIX to list"))
 	}
-	rest, ok := strings.CutPrefix(c.Args().First(), "s3://")
-	bucket, prefix, _ := strings.Cut(rest, "/")
-	if !ok || bucket == "" {
-		return withCode(exitUsage, fmt.Errorf("%q: want s3://BUCKET/PREFIX", c.Args().First()))
+	bucket, prefix, err := s3ref.ParsePrefix(c.Args().First())
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/" // a prefix names a folder: s3://b/train and s3://b/train/ are the same
@@ -578,7 +578,7 @@ func runForget(c *cli.Context) error {
 	}
 	type target struct {
 		id  string
-		ref dataset.Ref
+		ref s3ref.Ref
 	}
 	var targets []target
 	seen := map[string]bool{}
@@ -588,7 +588,7 @@ func runForget(c *cli.Context) error {
 		for _, a := range f.Assets {
 			if !seen[a.Ref.Object()] {
 				seen[a.Ref.Object()] = true
-				targets = append(targets, target{f.ID, dataset.Ref{Bucket: a.Ref.Bucket, Key: a.Ref.Key}})
+				targets = append(targets, target{f.ID, s3ref.Ref{Bucket: a.Ref.Bucket, Key: a.Ref.Key}})
 			}
 		}
 	}
@@ -596,11 +596,11 @@ func runForget(c *cli.Context) error {
 		if have[id] {
 			continue
 		}
-		if r, err := dataset.ParseRef(id); err == nil {
+		if r, err := s3ref.Parse(id); err == nil {
 			have[id] = true
 			if !seen[r.Object()] {
 				seen[r.Object()] = true
-				targets = append(targets, target{id, dataset.Ref{Bucket: r.Bucket, Key: r.Key}})
+				targets = append(targets, target{id, s3ref.Ref{Bucket: r.Bucket, Key: r.Key}})
 			}
 			continue
 		}
