@@ -26,6 +26,7 @@ FUZZ_TARGETS=(
 	"./manifest:FuzzParseJSON"
 	"./manifest:FuzzFastPath"
 	"./manifest:FuzzDFA"
+	"./s3ref:FuzzParse"
 )
 FUZZ_TIME=${FUZZ_TIME:-8s}
 
