@@ -6,13 +6,14 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"github.com/datalfs/datalfs/s3ref"
 	"io"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/datalfs/datalfs/s3ref"
 )
 
 // Fields that build writes in every record.

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/datalfs/datalfs/s3ref"
 	"hash"
 	"io"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
 )
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/datalfs/datalfs/s3ref"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/datalfs/datalfs/internal/mems3"
+	"github.com/datalfs/datalfs/s3ref"
 )
 
 func digestOfText(t *testing.T, name, text string, cfg Config) string {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"github.com/datalfs/datalfs/s3ref"
 	"os"
 	"path/filepath"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/datalfs/datalfs/manifest"
+	"github.com/datalfs/datalfs/s3ref"
 )
 
 // Found is a record found by id.

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/datalfs/datalfs/s3ref"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/datalfs/datalfs/manifest"
+	"github.com/datalfs/datalfs/s3ref"
 )
 
 // Config says where a manifest's records keep their id, asset references

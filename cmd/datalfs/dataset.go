@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/datalfs/datalfs/s3ref"
 	"io"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/datalfs/datalfs/dataset"
 	"github.com/datalfs/datalfs/lfsrepo"
 	"github.com/datalfs/datalfs/manifest"
+	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
 )
 
