@@ -9,11 +9,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/datalfs/datalfs/s3ref"
+	"github.com/datalfs/datalfs/s3store"
 )
 
 // Fields that build writes in every record.
@@ -50,45 +47,40 @@ type BuildStats struct {
 // whose latest version is a delete marker are skipped). The listing is
 // streamed; labels are held in a map from key to fields, so memory grows
 // with the labels file, not with the bucket.
-func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (BuildStats, error) {
+func Build(ctx context.Context, bkt Bucket, opt BuildOptions, w io.Writer) (BuildStats, error) {
 	var st BuildStats
 	labels, columns, err := readLabels(opt.Labels, opt.Bucket, opt.Prefix)
 	if err != nil {
 		return st, err
 	}
-	ver, err := cl.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(opt.Bucket)})
-	if err != nil {
-		return st, explain(err, "read the versioning state of", s3ref.Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
+	where := s3ref.Ref{Bucket: opt.Bucket, Key: opt.Prefix}
+	if st.Versioned, err = bkt.Versioned(ctx); err != nil {
+		return st, bkt.Explain(err, "read the versioning state of", where)
 	}
-	st.Versioned = ver.Status == types.BucketVersioningStatusEnabled || ver.Status == types.BucketVersioningStatusSuspended
 	bw := bufio.NewWriterSize(w, 256<<10)
 	used := map[string]bool{}
-	last, seen := "", false
-	emit := func(key, version string, size int64, etag string, algos []types.ChecksumAlgorithm) error {
-		// Keys come in order; versitygw 1.8.0 repeats the last key of a
-		// ListObjectVersions page at the start of the next one.
-		if seen && key <= last {
-			return nil
-		}
-		last, seen = key, true
-		if strings.HasSuffix(key, "/") && size == 0 {
+	err = bkt.ListCurrent(ctx, opt.Prefix, st.Versioned, func(o s3store.ListedObject) error {
+		if strings.HasSuffix(o.Key, "/") && o.Size == 0 {
 			return nil // a "folder" placeholder
 		}
-		rel := strings.TrimPrefix(key, opt.Prefix)
+		rel := strings.TrimPrefix(o.Key, opt.Prefix)
+		ref := s3ref.Ref{Bucket: opt.Bucket, Key: o.Key, VersionID: o.VersionID}
 		rec := map[string]any{
 			BuildID:   rel,
-			BuildRef:  s3ref.Ref{Bucket: opt.Bucket, Key: key, VersionID: version}.String(),
-			FieldSize: size,
-			FieldETag: strings.Trim(etag, `"`),
+			BuildRef:  ref.String(),
+			FieldSize: o.Size,
+			FieldETag: strings.Trim(o.ETag, `"`),
 		}
-		for _, a := range algos {
-			if a == types.ChecksumAlgorithmSha256 {
-				if sum, err := sha256Of(ctx, cl, opt.Bucket, key, version); err != nil {
-					return err
-				} else if sum != "" {
-					rec[FieldSHA256] = sum
-					st.WithChecksums++
-				}
+		if o.HasSHA256 {
+			// Only a HEAD returns the checksum; "" when it is a composite
+			// one of a multipart upload.
+			h, err := bkt.Head(ctx, o.Key, o.VersionID)
+			if err != nil {
+				return &listError{bkt.Explain(err, "read the checksum of", ref)}
+			}
+			if h.SHA256 != "" {
+				rec[FieldSHA256] = h.SHA256
+				st.WithChecksums++
 			}
 		}
 		if l, ok := labels[rel]; ok {
@@ -109,40 +101,15 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 			opt.Progress(st.Records)
 		}
 		return nil
-	}
-	if st.Versioned {
-		p := s3.NewListObjectVersionsPaginator(cl, &s3.ListObjectVersionsInput{Bucket: aws.String(opt.Bucket), Prefix: aws.String(opt.Prefix)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return st, explain(err, "list the versions under", s3ref.Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
-			}
-			// Delete markers come in their own list; a key whose latest
-			// version is a marker has no version with IsLatest, so it is
-			// skipped by looking at versions alone. Timestamps are not
-			// trusted (versitygw may date a marker before the version).
-			for _, v := range page.Versions {
-				if !aws.ToBool(v.IsLatest) {
-					continue
-				}
-				if err := emit(aws.ToString(v.Key), aws.ToString(v.VersionId), aws.ToInt64(v.Size), aws.ToString(v.ETag), v.ChecksumAlgorithm); err != nil {
-					return st, err
-				}
-			}
-		}
-	} else {
-		p := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(opt.Bucket), Prefix: aws.String(opt.Prefix)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return st, explain(err, "list", s3ref.Ref{Bucket: opt.Bucket, Key: opt.Prefix}, cl)
-			}
-			for _, o := range page.Contents {
-				if err := emit(aws.ToString(o.Key), "", aws.ToInt64(o.Size), aws.ToString(o.ETag), o.ChecksumAlgorithm); err != nil {
-					return st, err
-				}
-			}
-		}
+	})
+	var le *listError
+	switch {
+	case errors.As(err, &le):
+		return st, le.err
+	case err != nil && st.Versioned:
+		return st, bkt.Explain(err, "list the versions under", where)
+	case err != nil:
+		return st, bkt.Explain(err, "list", where)
 	}
 	for k := range labels {
 		if !used[k] {
@@ -155,15 +122,11 @@ func Build(ctx context.Context, cl *s3.Client, opt BuildOptions, w io.Writer) (B
 	return st, bw.Flush()
 }
 
-// sha256Of reads the full-object SHA-256 checksum S3 keeps, "" when it keeps
-// none (or only a composite one of a multipart upload).
-func sha256Of(ctx context.Context, cl *s3.Client, bucket, key, version string) (string, error) {
-	h, err := headObject(ctx, cl, s3ref.Ref{Bucket: bucket, Key: key}, version)
-	if err != nil {
-		return "", explain(err, "read the checksum of", s3ref.Ref{Bucket: bucket, Key: key}, cl)
-	}
-	return h.sha256, nil
-}
+// listError is an error of Build's own, already explained, that ends the
+// listing.
+type listError struct{ err error }
+
+func (e *listError) Error() string { return e.err.Error() }
 
 // readLabels reads the labels CSV into key -> cells (columns other than key).
 func readLabels(r io.Reader, bucket, prefix string) (map[string][]string, []string, error) {

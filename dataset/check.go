@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,13 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
-	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
 )
 
@@ -261,36 +254,6 @@ func (e *Engine) commonPrefix(ctx context.Context, m Manifest) (string, error) {
 	return prefix, err
 }
 
-// isNotFound reports an answer that means "no such object or version". A
-// 404 with another code (versitygw's XAdminUserNotFound for an unknown
-// access key) is not one.
-func isNotFound(err error) bool {
-	code, status := s3store.APIError(err)
-	return code == "NoSuchKey" || code == "NotFound" || code == "NoSuchVersion" || (status == 404 && code == "")
-}
-
-// explain turns a request error into one that says what to do.
-func explain(err error, op string, r s3ref.Ref, cl *s3.Client) error {
-	code, status := s3store.APIError(err)
-	switch {
-	case errors.Is(err, context.Canceled):
-		return err
-	case code == "NoSuchBucket":
-		return fmt.Errorf("bucket %s does not exist%s: check the reference, or the endpoint (AWS_ENDPOINT_URL_S3 for buckets other than the LFS URL's)", r.Bucket, where(cl))
-	case s3store.IsUnreachable(err):
-		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s (%v): check that the server is running and the endpoint is right (the LFS URL for its own bucket; AWS_ENDPOINT_URL_S3 or the profile's endpoint_url for any other)", where(cl), op, r.Object(), s3store.NetCause(err))
-	case s3store.IsAccessDenied(err):
-		return fmt.Errorf("access denied to %s%s (%s): check your AWS credentials or profile, and that they may read the bucket and its versions", r.Object(), where(cl), s3store.APIErrorString(err))
-	case s3store.IsNoCredentials(err):
-		return fmt.Errorf("no usable AWS credentials to %s %s: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE, or run `aws sso login`", op, r.Object())
-	case s3store.IsTransient(err) && status != 0:
-		return fmt.Errorf("%s %s%s: the server kept answering %s after the retries: run the command again later (fetch resumes)", op, r.Object(), where(cl), s3store.APIErrorString(err))
-	case s3store.IsTransient(err):
-		return fmt.Errorf("%s %s%s: the connection kept failing after the retries (%v): check the network and run the command again (fetch resumes)", op, r.Object(), where(cl), s3store.NetCause(err))
-	}
-	return fmt.Errorf("%s %s%s: %s", op, r.Object(), where(cl), s3store.APIErrorString(err))
-}
-
 // one checks or fetches one asset.
 func (e *Engine) one(ctx context.Context, j job) (Finding, error) {
 	f := Finding{Manifest: j.manifest, Line: j.line, ID: j.id, Asset: j.asset}
@@ -298,64 +261,37 @@ func (e *Engine) one(ctx context.Context, j job) (Finding, error) {
 		f.Status, f.Tomb = Forgotten, &t
 		return f, nil
 	}
-	cl, err := e.Clients.For(ctx, j.asset.Ref.Bucket)
+	b, err := e.Clients.For(ctx, j.asset.Ref.Bucket)
 	if err != nil {
 		return f, err
 	}
 	if e.Dir != "" {
-		return e.fetch(ctx, cl, j, f)
+		return e.fetch(ctx, b, j, f)
 	}
-	return e.verify(ctx, cl, j, f)
+	return e.verify(ctx, b, j, f)
 }
 
-type head struct {
-	size      int64
-	etag      string
-	sha256    string
-	versionID string
-}
-
-func headObject(ctx context.Context, cl *s3.Client, r s3ref.Ref, version string) (head, error) {
-	in := &s3.HeadObjectInput{Bucket: aws.String(r.Bucket), Key: aws.String(r.Key), ChecksumMode: types.ChecksumModeEnabled}
-	if version != "" {
-		in.VersionId = aws.String(version)
-	}
-	out, err := cl.HeadObject(ctx, in)
-	if err != nil {
-		return head{}, err
-	}
-	h := head{size: aws.ToInt64(out.ContentLength), etag: strings.Trim(aws.ToString(out.ETag), `"`), versionID: aws.ToString(out.VersionId)}
-	if c := aws.ToString(out.ChecksumSHA256); c != "" && !strings.Contains(c, "-") && out.ChecksumType != types.ChecksumTypeComposite {
-		if b, err := base64.StdEncoding.DecodeString(c); err == nil && len(b) == 32 {
-			h.sha256 = hex.EncodeToString(b)
-		}
-	}
-	return h, nil
-}
+type head = s3store.ObjectHead
 
 // mismatch says how h differs from the pins of a, or "".
 func mismatch(a Asset, h head) string {
 	switch {
-	case a.Size >= 0 && h.size != a.Size:
-		return fmt.Sprintf("%d bytes, pinned %d", h.size, a.Size)
-	case a.ETag != "" && h.etag != "" && h.etag != a.ETag:
-		return fmt.Sprintf("ETag %s, pinned %s", h.etag, a.ETag)
-	case a.SHA256 != "" && h.sha256 != "" && h.sha256 != a.SHA256:
-		return fmt.Sprintf("SHA-256 %s…, pinned %s…", h.sha256[:12], a.SHA256[:12])
+	case a.Size >= 0 && h.Size != a.Size:
+		return fmt.Sprintf("%d bytes, pinned %d", h.Size, a.Size)
+	case a.ETag != "" && h.ETag != "" && h.ETag != a.ETag:
+		return fmt.Sprintf("ETag %s, pinned %s", h.ETag, a.ETag)
+	case a.SHA256 != "" && h.SHA256 != "" && h.SHA256 != a.SHA256:
+		return fmt.Sprintf("SHA-256 %s…, pinned %s…", h.SHA256[:12], a.SHA256[:12])
 	}
 	return ""
 }
 
-func (e *Engine) verify(ctx context.Context, cl *s3.Client, j job, f Finding) (Finding, error) {
+func (e *Engine) verify(ctx context.Context, b Bucket, j job, f Finding) (Finding, error) {
 	a := j.asset
-	probe := e.Clients.Probe(a.Ref.Bucket)
-	cur, err := headObject(ctx, cl, a.Ref, "")
-	if err != nil {
-		err = probe.Check(ctx, cl, a.Ref.Bucket, a.Ref.Key, "", err)
-	}
-	curGone := err != nil && isNotFound(err)
+	cur, err := b.Head(ctx, a.Ref.Key, "")
+	curGone := errors.Is(err, s3store.ErrNoSuchObject)
 	if err != nil && !curGone {
-		return f, explain(err, "check", a.Ref, cl)
+		return f, b.Explain(err, "check", a.Ref)
 	}
 	if a.Ref.VersionID == "" {
 		switch {
@@ -366,23 +302,19 @@ func (e *Engine) verify(ctx context.Context, cl *s3.Client, j job, f Finding) (F
 		}
 		return f, nil
 	}
-	if !curGone && cur.versionID == a.Ref.VersionID {
+	if !curGone && cur.VersionID == a.Ref.VersionID {
 		if d := mismatch(a, cur); d != "" {
 			f.Status, f.Detail = Changed, "the pinned version does not match its pins: "+d
 		}
 		return f, nil
 	}
-	pinned, err := headObject(ctx, cl, a.Ref, a.Ref.VersionID)
-	if err != nil {
-		err = probe.Check(ctx, cl, a.Ref.Bucket, a.Ref.Key, a.Ref.VersionID, err)
-		if !isNotFound(err) {
-			code, _ := s3store.APIError(err)
-			if code != "InvalidArgument" { // some servers answer a malformed or unknown version id so
-				return f, explain(err, "check", a.Ref, cl)
-			}
-		}
+	pinned, err := b.Head(ctx, a.Ref.Key, a.Ref.VersionID)
+	if errors.Is(err, s3store.ErrNoSuchObject) {
 		f.Status, f.Detail = Missing, "the pinned version "+a.Ref.VersionID+" is gone"
 		return f, nil
+	}
+	if err != nil {
+		return f, b.Explain(err, "check", a.Ref)
 	}
 	how := "overwritten"
 	if curGone {
@@ -399,85 +331,56 @@ func (e *Engine) verify(ctx context.Context, cl *s3.Client, j job, f Finding) (F
 
 // fetch writes the asset at j.dest, verified against its pins, through a
 // temporary file renamed into place; a file already there that verifies is
-// kept. A body that breaks or stalls is fetched again, with the store's
-// backoff, up to its number of attempts; bytes that do not match their
-// pins are fetched once more before the asset is reported changed, since
-// the network may have damaged them.
-func (e *Engine) fetch(ctx context.Context, cl *s3.Client, j job, f Finding) (Finding, error) {
+// kept. A body that breaks or stalls is resumed by s3store; bytes that do
+// not match their pins are fetched once more before the asset is reported
+// changed, since the network may have damaged them.
+func (e *Engine) fetch(ctx context.Context, b Bucket, j job, f Finding) (Finding, error) {
 	if ok, err := verifyFile(j.dest, j.asset); err != nil {
 		return f, err
 	} else if ok {
 		f.Status = Present
 		return f, nil
 	}
-	attempts := max(e.Clients.Opts.MaxAttempts, 1)
-	for attempt := 1; ; attempt++ {
-		got, again, err := e.fetchOnce(ctx, cl, j, f)
-		switch {
-		case again == retryNone, again == retryDamaged && attempt > 1:
-			return got, err
-		case again == retryBody && attempt >= attempts:
-			return got, fmt.Errorf("download %s%s: the connection kept failing after %d attempts (%v): check the network and run the command again (it resumes)",
-				j.asset.Ref.Object(), where(cl), attempt, s3store.NetCause(err))
-		}
-		t := time.NewTimer(s3store.Backoff(attempt, e.Clients.Opts.MaxBackoff))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return f, ctx.Err()
-		case <-t.C:
-		}
+	got, damaged, err := e.fetchOnce(ctx, b, j, f)
+	if damaged {
+		got, _, err = e.fetchOnce(ctx, b, j, f)
 	}
+	return got, err
 }
 
-// retry says whether a fetch attempt is worth repeating.
-type retry int
-
-const (
-	retryNone    retry = iota
-	retryBody          // the body broke or stalled
-	retryDamaged       // the bytes did not match their pins
-)
-
-// fetchOnce is one attempt of fetch.
-func (e *Engine) fetchOnce(ctx context.Context, cl *s3.Client, j job, f Finding) (Finding, retry, error) {
+// fetchOnce is one attempt of fetch; damaged says the bytes did not match
+// their pins.
+func (e *Engine) fetchOnce(ctx context.Context, b Bucket, j job, f Finding) (_ Finding, damaged bool, _ error) {
 	a := j.asset
-	in := &s3.GetObjectInput{Bucket: aws.String(a.Ref.Bucket), Key: aws.String(a.Ref.Key)}
-	if a.Ref.VersionID != "" {
-		in.VersionId = aws.String(a.Ref.VersionID)
-	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	out, err := cl.GetObject(rctx, in) // the SDK has retried the request itself
-	if err != nil {
-		code, _ := s3store.APIError(err)
-		if isNotFound(err) || (a.Ref.VersionID != "" && code == "InvalidArgument") {
-			f.Status = Missing
-			f.Detail = "no such object"
-			if a.Ref.VersionID != "" {
-				f.Detail = "the pinned version " + a.Ref.VersionID + " is gone"
-			}
-			return f, retryNone, nil
+	body, err := b.Open(ctx, a.Ref.Key, a.Ref.VersionID)
+	if errors.Is(err, s3store.ErrNoSuchObject) {
+		f.Status = Missing
+		f.Detail = "no such object"
+		if a.Ref.VersionID != "" {
+			f.Detail = "the pinned version " + a.Ref.VersionID + " is gone"
 		}
-		return f, retryNone, explain(err, "download", a.Ref, cl)
+		return f, false, nil
 	}
-	defer out.Body.Close()
-	etag := strings.Trim(aws.ToString(out.ETag), `"`)
+	if err != nil {
+		return f, false, b.Explain(err, "download", a.Ref)
+	}
+	defer body.Close()
+	etag := body.Head().ETag
 	if a.ETag != "" && etag != a.ETag {
 		f.Status = Changed
 		f.Detail = fmt.Sprintf("the object's ETag is %s, pinned %s; not written", etag, a.ETag)
-		return f, retryNone, nil
+		return f, false, nil
 	}
 	dir := filepath.Dir(j.dest)
 	if _, ok := e.dirs.Load(dir); !ok {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return f, retryNone, fmt.Errorf("create the directory for %s: %w", j.dest, err)
+			return f, false, fmt.Errorf("create the directory for %s: %w", j.dest, err)
 		}
 		e.dirs.Store(dir, true)
 	}
 	tmp, err := os.CreateTemp(dir, ".datalfs-fetch-*")
 	if err != nil {
-		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, err)
+		return f, false, fmt.Errorf("write %s: %w", j.dest, err)
 	}
 	renamed := false
 	defer func() {
@@ -486,34 +389,54 @@ func (e *Engine) fetchOnce(ctx context.Context, cl *s3.Client, j job, f Finding)
 		}
 	}()
 	hs, hm := sha256.New(), md5.New()
-	length := int64(-1)
-	if out.ContentLength != nil {
-		length = *out.ContentLength
-	}
-	n, err := s3store.CopyBody(rctx, cancel, io.MultiWriter(tmp, hs, hm), out.Body, length, e.Clients.Opts.IdleTimeout)
+	n, err := io.Copy(io.MultiWriter(tmp, hs, hm), readOnly{body})
 	if cerr := tmp.Close(); err == nil && cerr != nil {
-		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, cerr)
+		return f, false, fmt.Errorf("write %s: %w", j.dest, cerr)
 	}
+	var be *s3store.BodyError
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return f, retryNone, ctx.Err()
-	case s3store.IsLocalWrite(err):
-		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, err)
+		return f, false, ctx.Err()
+	case errors.As(err, &be):
+		return f, false, fmt.Errorf("download %s: %v: check the network and run the command again (it resumes)", a.Ref.Object(), be)
+	case errors.As(err, new(*readError)):
+		return f, false, b.Explain(errors.Unwrap(err), "download", a.Ref)
 	default:
-		return f, retryBody, err
+		return f, false, fmt.Errorf("write %s: %w", j.dest, err)
 	}
 	if d := checkSums(a, n, etag, hs, hm); d != "" {
 		f.Status, f.Detail = Changed, d+"; not written"
-		return f, retryDamaged, nil
+		return f, true, nil
 	}
 	if err := os.Rename(tmp.Name(), j.dest); err != nil {
-		return f, retryNone, fmt.Errorf("write %s: %w", j.dest, err)
+		return f, false, fmt.Errorf("write %s: %w", j.dest, err)
 	}
 	renamed = true
 	f.Bytes = n
-	return f, retryNone, nil
+	return f, false, nil
 }
+
+// readOnly hides the body's other methods from io.Copy and marks its
+// errors, so that a failure to read is told from a failure to write.
+type readOnly struct{ r io.Reader }
+
+func (r readOnly) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		if _, ok := err.(*s3store.BodyError); !ok {
+			err = &readError{err}
+		}
+	}
+	return n, err
+}
+
+// readError is an error of the download that is not a BodyError: the
+// object changed while it was read, or the request failed.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // checkSums compares downloaded bytes with the pins: size, SHA-256, and the
 // ETag when it is a plain MD5 (not a multipart or SSE-KMS ETag).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/datalfs/datalfs/internal/mems3"
 	"github.com/datalfs/datalfs/s3ref"
+	"github.com/datalfs/datalfs/s3store"
 )
 
 func digestOfText(t *testing.T, name, text string, cfg Config) string {
@@ -113,7 +114,11 @@ func TestBuildVersionedWithLabels(t *testing.T) {
 	srv.Put(t, "data", "other/c.jpg", []byte("c"))
 	labels := "label,key,note\ncat,a.jpg,\ndog,s3://data/train/b.jpg,fluffy\nbird,nothere.jpg,\n"
 	var out bytes.Buffer
-	st, err := Build(ctx, srv.Client, BuildOptions{Bucket: "data", Prefix: "train/", Labels: strings.NewReader(labels)}, &out)
+	store, err := s3store.New(ctx, s3store.Location{Bucket: "data", Endpoint: srv.URL}, s3store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Build(ctx, store.Objects(), BuildOptions{Bucket: "data", Prefix: "train/", Labels: strings.NewReader(labels)}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,16 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/datalfs/datalfs/manifest"
 	"github.com/datalfs/datalfs/s3ref"
+	"github.com/datalfs/datalfs/s3store"
 )
 
 // Found is a record found by id.
@@ -45,24 +43,21 @@ func (r *Repo) FindIDs(ctx context.Context, ms []Manifest, ids []string) ([]Foun
 // markers included, so that no request can read the bytes again; in an
 // unversioned bucket it deletes the object. It returns how many versions
 // (or objects) were deleted.
-func DeleteAllVersions(ctx context.Context, cl *s3.Client, ref s3ref.Ref) (int, error) {
-	ver, err := cl.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(ref.Bucket)})
+func DeleteAllVersions(ctx context.Context, b Bucket, ref s3ref.Ref) (int, error) {
+	versioned, err := b.Versioned(ctx)
 	if err != nil {
-		return 0, explain(err, "read the versioning state of", ref, cl)
+		return 0, b.Explain(err, "read the versioning state of", ref)
 	}
-	if ver.Status != types.BucketVersioningStatusEnabled && ver.Status != types.BucketVersioningStatusSuspended {
+	if !versioned {
 		n := 1
-		if _, err := cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key)}); err != nil {
-			if !isNotFound(err) {
-				return 0, explain(err, "check", ref, cl)
-			}
-			// Already gone, it seems. The DELETE is sent all the same: a
-			// HEAD's bodiless 404 may also be a refusal (versitygw answers
-			// an unknown access key so), and the DELETE's answer says which.
+		if _, err := b.Head(ctx, ref.Key, ""); errors.Is(err, s3store.ErrNoSuchObject) {
+			// Already gone: the DELETE is sent all the same, in case.
 			n = 0
+		} else if err != nil {
+			return 0, b.Explain(err, "check", ref)
 		}
-		if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key)}); err != nil && !isNotFound(err) {
-			return 0, explain(err, "delete", ref, cl)
+		if err := b.Delete(ctx, ref.Key, ""); err != nil {
+			return 0, b.Explain(err, "delete", ref)
 		}
 		return n, nil
 	}
@@ -71,28 +66,16 @@ func DeleteAllVersions(ctx context.Context, cl *s3.Client, ref s3ref.Ref) (int, 
 		if round == 50 {
 			return n, fmt.Errorf("versions of %s keep appearing after 50 rounds of deletes: check for a writer still uploading it, then run forget again", ref.Object())
 		}
-		out, err := cl.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(ref.Bucket), Prefix: aws.String(ref.Key)})
+		ids, err := b.VersionIDs(ctx, ref.Key)
 		if err != nil {
-			return n, explain(err, "list the versions of", ref, cl)
-		}
-		var ids []string
-		for _, v := range out.Versions {
-			if aws.ToString(v.Key) == ref.Key {
-				ids = append(ids, aws.ToString(v.VersionId))
-			}
-		}
-		for _, m := range out.DeleteMarkers {
-			if aws.ToString(m.Key) == ref.Key {
-				ids = append(ids, aws.ToString(m.VersionId))
-			}
+			return n, b.Explain(err, "list the versions of", ref)
 		}
 		if len(ids) == 0 {
 			return n, nil
 		}
 		for _, id := range ids {
-			_, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key), VersionId: aws.String(id)})
-			if err != nil && !isNotFound(err) {
-				return n, explain(err, "delete a version of", ref, cl)
+			if err := b.Delete(ctx, ref.Key, id); err != nil {
+				return n, b.Explain(err, "delete a version of", ref)
 			}
 			n++
 		}
