@@ -572,43 +572,13 @@ func runForget(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	found, err := env.repo.FindIDs(ctx, ms, ids)
+	targets, err := env.repo.ForgetTargets(ctx, ms, ids)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	type target struct {
-		id  string
-		ref s3ref.Ref
-	}
-	var targets []target
-	seen := map[string]bool{}
-	have := map[string]bool{}
-	for _, f := range found {
-		have[f.ID] = true
-		for _, a := range f.Assets {
-			if !seen[a.Ref.Object()] {
-				seen[a.Ref.Object()] = true
-				targets = append(targets, target{f.ID, s3ref.Ref{Bucket: a.Ref.Bucket, Key: a.Ref.Key}})
-			}
-		}
-	}
-	for _, id := range ids {
-		if have[id] {
-			continue
-		}
-		if r, err := s3ref.Parse(id); err == nil {
-			have[id] = true
-			if !seen[r.Object()] {
-				seen[r.Object()] = true
-				targets = append(targets, target{id, s3ref.Ref{Bucket: r.Bucket, Key: r.Key}})
-			}
-			continue
-		}
-		return withCode(exitUsage, fmt.Errorf("no record has id %q in the working tree's manifests: check the id, or give the asset as s3://BUCKET/KEY", id))
-	}
 	out := c.App.Writer
 	for _, t := range targets {
-		fmt.Fprintf(out, "will delete every version of %s (record %s)\n", t.ref.Object(), t.id)
+		fmt.Fprintf(out, "will delete every version of %s (record %s)\n", t.Ref.Object(), t.ID)
 	}
 	if !c.Bool("yes") {
 		if !isTerminal(c.App.Reader) {
@@ -620,39 +590,24 @@ func runForget(c *cli.Context) error {
 			return withCode(exitUsage, errors.New("nothing deleted"))
 		}
 	}
-	old, err := env.repo.Tombstones(ctx)
-	if err != nil {
+	rep, err := env.repo.Forget(ctx, env.clients, targets, reason, time.Now())
+	for _, d := range rep.Deleted {
+		fmt.Fprintf(out, "deleted %s: %s\n", d.Ref.Object(), plural(d.Versions, "version"))
+	}
+	for _, was := range rep.AlreadyForgotten {
+		// Deleted again (a copy may have been uploaded since); the first
+		// tombstone stands.
+		fmt.Fprintf(out, "%s was already recorded as forgotten on %s (%s)\n", was.Key, was.Date, was.Reason)
+	}
+	if rep.Recorded > 0 {
+		fmt.Fprintf(out, "recorded %s in %s (staged): commit it\n", plural(rep.Recorded, "tombstone"), dataset.TombstonePath)
+	}
+	var setup *dataset.SetupError
+	switch {
+	case errors.As(err, &setup):
 		return withCode(exitUsage, err)
-	}
-	date := time.Now().UTC().Format("2006-01-02")
-	var tombs []dataset.Tombstone
-	for _, t := range targets {
-		cl, err := env.clients.For(ctx, t.ref.Bucket)
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		n, err := dataset.DeleteAllVersions(ctx, cl, t.ref)
-		if err != nil {
-			if len(tombs) == 0 {
-				return withCode(exitProblems, err)
-			}
-			_ = env.repo.AppendTombstones(ctx, tombs)
-			return withCode(exitProblems, fmt.Errorf("%w (tombstones written for the %s deleted before)", err, plural(len(tombs), "asset")))
-		}
-		fmt.Fprintf(out, "deleted %s: %s\n", t.ref.Object(), plural(n, "version"))
-		if was, ok := old[t.ref.Object()]; ok {
-			// Deleted again (a copy may have been uploaded since); the
-			// first tombstone stands.
-			fmt.Fprintf(out, "%s was already recorded as forgotten on %s (%s)\n", t.ref.Object(), was.Date, was.Reason)
-			continue
-		}
-		tombs = append(tombs, dataset.Tombstone{ID: t.id, Key: t.ref.Object(), Date: date, Reason: reason})
-	}
-	if len(tombs) > 0 {
-		if err := env.repo.AppendTombstones(ctx, tombs); err != nil {
-			return withCode(exitProblems, fmt.Errorf("the assets are deleted but the tombstones could not be written: %w; add them to %s by hand", err, dataset.TombstonePath))
-		}
-		fmt.Fprintf(out, "recorded %s in %s (staged): commit it\n", plural(len(tombs), "tombstone"), dataset.TombstonePath)
+	case err != nil:
+		return withCode(exitProblems, err)
 	}
 	if c.Bool("drop") {
 		idset := map[string]bool{}
