@@ -250,3 +250,48 @@ func repairOne(ctx context.Context, up Uploader, dir string, p lfsscan.Pointer) 
 	}
 	return up.Upload(ctx, p.Oid, p.Size, f, func(int64) {})
 }
+
+// PushReport is the outcome of PushMissing.
+type PushReport struct {
+	// Done has one entry per problem, in order: pushed (Err nil) or not.
+	Done []Repaired
+	// StillBad are objects pushed that a second check still finds wrong.
+	StillBad []Result
+	// Present is how many of the pushed objects the second check found intact.
+	Present int
+}
+
+// Failed is how many problems are still not mended: not pushed, or pushed
+// and still wrong.
+func (r PushReport) Failed() int {
+	n := len(r.StillBad)
+	for _, d := range r.Done {
+		if d.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// PushMissing mends problems from a clone's local store: it uploads the
+// local copy of each (Repair, at most 4 at a time) and checks the pushed
+// objects again, since only the bucket can say they are now right. The
+// error is for the second check itself failing.
+func PushMissing(ctx context.Context, b interface {
+	Bucket
+	Uploader
+}, dir string, problems []Result, jobs int) (PushReport, error) {
+	rep := PushReport{Done: Repair(ctx, b, dir, problems, min(jobs, 4))}
+	var pushed []lfsscan.Pointer
+	for _, d := range rep.Done {
+		if d.Err == nil {
+			pushed = append(pushed, d.Pointer)
+		}
+	}
+	again, err := Check(ctx, b, pushed, jobs, nil)
+	if err != nil {
+		return rep, fmt.Errorf("check the pushed objects: %w", err)
+	}
+	rep.StillBad, rep.Present = again.Problems, again.Present
+	return rep, nil
+}

@@ -223,41 +223,33 @@ func countStates(sum verify.Summary) string {
 	return strings.Join(parts, ", ")
 }
 
-// pushMissing uploads the problems from the local store, checks them again
-// and says what is still wrong.
+// pushMissing mends the problems from the local store and says what is
+// still wrong.
 func pushMissing(c *cli.Context, store *s3store.Store, objectDir string, problems []verify.Result, jobs int) error {
-	ctx := c.Context
 	out := c.App.Writer
-	done := verify.Repair(ctx, store, objectDir, problems, min(jobs, 4))
-	var pushed []lfsscan.Pointer
-	failed := 0
-	for _, d := range done {
-		if d.Err != nil {
-			failed++
-			what := "cannot push"
-			if errors.Is(d.Err, fs.ErrNotExist) {
-				what = "not available locally"
-			}
-			fmt.Fprintf(out, "%s: %s (oid %s): %v\n", what, d.Path, d.Oid, d.Err)
-			continue
+	rep, err := verify.PushMissing(c.Context, store, objectDir, problems, jobs)
+	for _, d := range rep.Done {
+		switch {
+		case d.Err == nil:
+			fmt.Fprintf(out, "pushed: %s (oid %s, %d bytes)\n", d.Path, d.Oid, d.Size)
+		case errors.Is(d.Err, fs.ErrNotExist):
+			fmt.Fprintf(out, "not available locally: %s (oid %s): %v\n", d.Path, d.Oid, d.Err)
+		default:
+			fmt.Fprintf(out, "cannot push: %s (oid %s): %v\n", d.Path, d.Oid, d.Err)
 		}
-		fmt.Fprintf(out, "pushed: %s (oid %s, %d bytes)\n", d.Path, d.Oid, d.Size)
-		pushed = append(pushed, d.Pointer)
 	}
-	again, err := verify.Check(ctx, store, pushed, jobs, nil)
 	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("could not check the pushed objects: %w", err))
+		return withCode(exitUsage, fmt.Errorf("could not %w", err))
 	}
-	for _, p := range again.Problems {
-		failed++
+	for _, p := range rep.StillBad {
 		fmt.Fprintf(out, "still %s after the push: %s (oid %s)\n", p.State, p.Path, p.Oid)
 	}
-	if failed > 0 {
+	if failed := rep.Failed(); failed > 0 {
 		fmt.Fprintf(out, "Pushed %d of %s; %d still missing or damaged: push them from a clone that has them.\n",
-			again.Present, plural(len(problems), "object"), failed)
+			rep.Present, plural(len(problems), "object"), failed)
 		return silentExit(exitProblems)
 	}
-	fmt.Fprintf(out, "Pushed %s: every object checked is now in the bucket.\n", plural(len(pushed), "object"))
+	fmt.Fprintf(out, "Pushed %s: every object checked is now in the bucket.\n", plural(len(rep.Done), "object"))
 	return nil
 }
 
