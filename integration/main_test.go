@@ -3,11 +3,13 @@ package integration
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,6 +348,36 @@ func (h *harness) params(c *lfsClient, dir string, files []string) testscript.Pa
 	}
 }
 
+// cmdExitcode is "exitcode N PROGRAM [ARGS...]": it runs PROGRAM as exec
+// does and fails unless it exits with status N (0 to 255). Its stdout and
+// stderr stay for the next stdout and stderr commands, so a script checks a
+// command's status and output without `sh -c '...; echo exit=$?'`. A
+// program that cannot start, or ends by a signal, fails the script.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("exitcode does not support !: the status it names is the assertion")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil || want < 0 || want > 255 {
+		ts.Fatalf("exitcode: %q is not an exit status (0 to 255)", args[0])
+	}
+	got := 0
+	var exitErr *exec.ExitError
+	switch err := ts.Exec(args[1], args[2:]...); {
+	case err == nil:
+	case errors.As(err, &exitErr) && exitErr.ExitCode() >= 0:
+		got = exitErr.ExitCode()
+	default:
+		ts.Fatalf("exitcode: %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
 // setup seals each script's environment: its own HOME with a global git
 // config and git-lfs's filters, PATH with the agent and the chosen git-lfs
 // first, the gateway's keys in the standard AWS variables and a fresh
@@ -413,3 +445,89 @@ func (h *harness) bucketName(script string) string {
 	}
 	return fmt.Sprintf("t%d-%s", h.buckets.Add(1), strings.Trim(name, "-"))
 }
+
+// TestExitcodeCommand runs small scripts through the exitcode command alone
+// (no tools needed) and checks that it fails exactly when it must: the
+// converted scripts' exit-status assertions are only as good as this.
+func TestExitcodeCommand(t *testing.T) {
+	tests := []struct {
+		name, script string
+		wantFail     string // "" when the script must pass
+	}{
+		{"zero", "exitcode 0 true\n", ""},
+		{"status and output kept", "exitcode 3 sh -c 'echo out; echo err >&2; exit 3'\nstdout '^out$'\nstderr '^err$'\n", ""},
+		{"wrong status", "exitcode 0 sh -c 'exit 1'\n", "exited with status 1, want 0"},
+		{"success when failure is wanted", "exitcode 2 true\n", "exited with status 0, want 2"},
+		{"no such program", "exitcode 1 no-such-program-datalfs\n", "exitcode: no-such-program-datalfs:"},
+		{"killed by a signal", "exitcode 1 sh -c 'kill -9 $$'\n", "exitcode: sh: signal: killed"},
+		{"negated", "! exitcode 0 true\n", "does not support !"},
+		{"not a status", "exitcode x true\n", `"x" is not an exit status`},
+		{"status too large", "exitcode 256 true\n", `"256" is not an exit status`},
+		{"no program", "exitcode 0\n", "usage: exitcode N PROGRAM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "s.txtar"), []byte(tt.script), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rt := &recordingT{}
+			testscript.RunT(rt, testscript.Params{
+				Dir:                 dir,
+				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"exitcode": cmdExitcode},
+				RequireExplicitExec: true,
+			})
+			switch log := rt.log.String(); {
+			case tt.wantFail == "" && rt.failed:
+				t.Errorf("script failed, want it to pass:\n%s", log)
+			case tt.wantFail != "" && !rt.failed:
+				t.Errorf("script passed, want it to fail with %q:\n%s", tt.wantFail, log)
+			case tt.wantFail != "" && !strings.Contains(log, tt.wantFail):
+				t.Errorf("script failed without %q:\n%s", tt.wantFail, log)
+			}
+		})
+	}
+}
+
+// recordingT is a testscript.T that records a failure and the log instead
+// of failing the enclosing test, for tests of the harness's own commands.
+type recordingT struct {
+	mu     sync.Mutex
+	failed bool
+	log    strings.Builder
+}
+
+func (r *recordingT) Log(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(&r.log, args...)
+}
+
+func (r *recordingT) Fatal(args ...any) {
+	r.Log(args...)
+	r.FailNow()
+}
+
+func (r *recordingT) FailNow() {
+	r.mu.Lock()
+	r.failed = true
+	r.mu.Unlock()
+	runtime.Goexit()
+}
+
+func (r *recordingT) Skip(args ...any) {
+	r.Log(args...)
+	runtime.Goexit()
+}
+
+func (r *recordingT) Run(name string, f func(testscript.T)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(r)
+	}()
+	<-done
+}
+
+func (r *recordingT) Parallel()     {}
+func (r *recordingT) Verbose() bool { return true }
