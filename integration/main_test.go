@@ -394,16 +394,10 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 		if err := s3test.CreateBucket(ctx, h.s3, bucket, false); err != nil {
 			return err
 		}
+		for k, v := range h.sealedEnv(c, home) {
+			e.Setenv(k, v)
+		}
 		for _, kv := range [][2]string{
-			{"HOME", home},
-			{"PATH", c.binDir + string(os.PathListSeparator) + os.Getenv("PATH")},
-			{"GIT_CONFIG_NOSYSTEM", "1"},
-			{"GIT_TERMINAL_PROMPT", "0"},
-			{"LC_ALL", "C"},
-			{"AWS_ACCESS_KEY_ID", h.accessKey},
-			{"AWS_SECRET_ACCESS_KEY", h.secretKey},
-			{"AWS_REGION", region},
-			{"AWS_EC2_METADATA_DISABLED", "true"},
 			{"ENDPOINT", h.gw.endpoint},
 			{"BUCKET", bucket},
 			{"LFSURL", h.gw.endpoint + "/" + bucket + "/repo"},
@@ -411,13 +405,7 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 		} {
 			e.Setenv(kv[0], kv[1])
 		}
-		for _, args := range [][]string{
-			{"config", "--global", "user.name", "datalfs test"},
-			{"config", "--global", "user.email", "test@datalfs.invalid"},
-			{"config", "--global", "init.defaultBranch", "main"},
-			{"config", "--global", "advice.detachedHead", "false"},
-			{"lfs", "install"},
-		} {
+		for _, args := range homeGitSetup {
 			cmd := exec.CommandContext(ctx, "git", args...)
 			cmd.Env, cmd.Dir = e.Vars, home
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -426,6 +414,34 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 		}
 		return nil
 	}
+}
+
+// sealedEnv is the environment every script and fault test starts from:
+// its own HOME, PATH with the agent and client c first, no system git
+// config, no prompts, the C locale and the gateway's keys in the standard
+// AWS variables.
+func (h *harness) sealedEnv(c *lfsClient, home string) map[string]string {
+	return map[string]string{
+		"HOME":                      home,
+		"PATH":                      c.binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"GIT_CONFIG_NOSYSTEM":       "1",
+		"GIT_TERMINAL_PROMPT":       "0",
+		"LC_ALL":                    "C",
+		"AWS_ACCESS_KEY_ID":         h.accessKey,
+		"AWS_SECRET_ACCESS_KEY":     h.secretKey,
+		"AWS_REGION":                region,
+		"AWS_EC2_METADATA_DISABLED": "true",
+	}
+}
+
+// homeGitSetup are the git commands that give a sealed HOME its global
+// config: a user, main as the default branch, and git-lfs's filters.
+var homeGitSetup = [][]string{
+	{"config", "--global", "user.name", "datalfs test"},
+	{"config", "--global", "user.email", "test@datalfs.invalid"},
+	{"config", "--global", "init.defaultBranch", "main"},
+	{"config", "--global", "advice.detachedHead", "false"},
+	{"lfs", "install"},
 }
 
 // bucketName returns a new valid bucket name that includes the script's

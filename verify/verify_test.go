@@ -105,27 +105,36 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// inFlight counts the calls in progress and the most there ever were.
+type inFlight struct {
+	now, peak atomic.Int32
+}
+
+// enter counts a call in and returns the function that counts it out.
+func (c *inFlight) enter() (leave func()) {
+	n := c.now.Add(1)
+	for {
+		m := c.peak.Load()
+		if n <= m || c.peak.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return func() { c.now.Add(-1) }
+}
+
 // fakeBucket answers Head from a map and counts requests in flight. hold,
 // when set, runs inside every Head and its error, if any, is returned.
 type fakeBucket struct {
-	objects  map[string]s3store.ObjectInfo
-	err      error
-	hold     func(ctx context.Context) error
-	inFlight atomic.Int32
-	maxSeen  atomic.Int32
-	calls    atomic.Int32
+	inFlight
+	objects map[string]s3store.ObjectInfo
+	err     error
+	hold    func(ctx context.Context) error
+	calls   atomic.Int32
 }
 
 func (f *fakeBucket) Head(ctx context.Context, oid string) (s3store.ObjectInfo, error) {
 	f.calls.Add(1)
-	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
-	for {
-		m := f.maxSeen.Load()
-		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
-			break
-		}
-	}
+	defer f.enter()()
 	if f.hold != nil {
 		if err := f.hold(ctx); err != nil {
 			return s3store.ObjectInfo{}, err
@@ -173,6 +182,24 @@ func TestCheckChecksums(t *testing.T) {
 	}
 }
 
+// admitOneByOne lets total calls held at a gate through one at a time, in a
+// synctest bubble. Before each, it waits until every goroutine is blocked
+// and checks that exactly jobs calls are in flight, or all that are left.
+// When not, it reports it, lets everything through and returns false.
+func admitOneByOne(t *testing.T, what string, total, jobs int, c *inFlight, release chan struct{}) bool {
+	t.Helper()
+	for finished := range total {
+		synctest.Wait()
+		if got, want := c.now.Load(), int32(min(jobs, total-finished)); got != want {
+			t.Errorf("after %d %s finished, %d are in flight, want %d", finished, what, got, want)
+			close(release) // let everything through, so that the bubble ends cleanly
+			return false
+		}
+		release <- struct{}{}
+	}
+	return true
+}
+
 func TestCheckBoundsConcurrency(t *testing.T) {
 	// Every request waits at a gate. synctest.Wait returns once every
 	// goroutine is blocked, so at that moment the requests in flight are all
@@ -195,15 +222,9 @@ func TestCheckBoundsConcurrency(t *testing.T) {
 			sum, err := Check(context.Background(), b, ptrs, jobs, nil)
 			done <- result{sum, err}
 		}()
-		for finished := range total {
-			synctest.Wait()
-			if got, want := b.inFlight.Load(), int32(min(jobs, total-finished)); got != want {
-				t.Errorf("after %d requests finished, %d are in flight, want %d", finished, got, want)
-				close(release) // let everything through, so that the bubble ends cleanly
-				<-done
-				return
-			}
-			release <- struct{}{}
+		if !admitOneByOne(t, "requests", total, jobs, &b.inFlight, release) {
+			<-done
+			return
 		}
 		r := <-done
 		if r.err != nil {
@@ -212,7 +233,7 @@ func TestCheckBoundsConcurrency(t *testing.T) {
 		if len(r.sum.Problems) != total {
 			t.Errorf("Check found %d missing, want %d", len(r.sum.Problems), total)
 		}
-		if got := b.maxSeen.Load(); got != jobs {
+		if got := b.peak.Load(); got != jobs {
 			t.Errorf("requests in flight peaked at %d, want %d", got, jobs)
 		}
 	})
@@ -244,7 +265,7 @@ func TestCheckStopsAtFirstError(t *testing.T) {
 			done <- err
 		}()
 		synctest.Wait()
-		if n := b.inFlight.Load(); n != 4 {
+		if n := b.now.Load(); n != 4 {
 			t.Errorf("%d requests in flight, want 4", n)
 			close(fail) // let everything through, so that the bubble ends cleanly
 			<-done
@@ -333,20 +354,12 @@ func TestRepair(t *testing.T) {
 // countingUploader counts uploads in flight; hold, when set, runs inside
 // every upload and its error, if any, is returned.
 type countingUploader struct {
-	hold     func(ctx context.Context) error
-	inFlight atomic.Int32
-	maxSeen  atomic.Int32
+	inFlight
+	hold func(ctx context.Context) error
 }
 
 func (c *countingUploader) Upload(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error {
-	n := c.inFlight.Add(1)
-	defer c.inFlight.Add(-1)
-	for {
-		m := c.maxSeen.Load()
-		if n <= m || c.maxSeen.CompareAndSwap(m, n) {
-			break
-		}
-	}
+	defer c.enter()()
 	if c.hold != nil {
 		return c.hold(ctx)
 	}
@@ -375,22 +388,16 @@ func TestRepairBoundsConcurrency(t *testing.T) {
 		up := &countingUploader{hold: gate(release)}
 		done := make(chan []Repaired)
 		go func() { done <- Repair(context.Background(), up, dir, problems, jobs) }()
-		for finished := range total {
-			synctest.Wait()
-			if got, want := up.inFlight.Load(), int32(min(jobs, total-finished)); got != want {
-				t.Errorf("after %d uploads finished, %d are in flight, want %d", finished, got, want)
-				close(release) // let everything through, so that the bubble ends cleanly
-				<-done
-				return
-			}
-			release <- struct{}{}
+		if !admitOneByOne(t, "uploads", total, jobs, &up.inFlight, release) {
+			<-done
+			return
 		}
 		for _, r := range <-done {
 			if r.Err != nil {
 				t.Fatal(r.Err)
 			}
 		}
-		if got := up.maxSeen.Load(); got != jobs {
+		if got := up.peak.Load(); got != jobs {
 			t.Errorf("uploads in flight peaked at %d, want %d", got, jobs)
 		}
 	})
