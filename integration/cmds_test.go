@@ -37,6 +37,7 @@ func (h *harness) commands() map[string]func(ts *testscript.TestScript, neg bool
 		"mkfile":     cmdMkfile,
 		"cmptree":    cmdCmptree,
 		"lfsobjects": cmdLFSObjects,
+		"exitcode":   cmdExitcode,
 	}
 }
 

@@ -84,16 +84,8 @@ func newFaultEnv(t *testing.T, extra ...string) *faultEnv {
 	if err := os.Mkdir(home, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{
-		"HOME":                        home,
-		"PATH":                        h.current.binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"GIT_CONFIG_NOSYSTEM":         "1",
-		"GIT_TERMINAL_PROMPT":         "0",
-		"LC_ALL":                      "C",
-		"AWS_ACCESS_KEY_ID":           h.accessKey,
-		"AWS_SECRET_ACCESS_KEY":       h.secretKey,
-		"AWS_REGION":                  region,
-		"AWS_EC2_METADATA_DISABLED":   "true",
+	vars := h.sealedEnv(h.current, home)
+	for k, v := range map[string]string{
 		"AWS_CONFIG_FILE":             filepath.Join(home, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "no-aws-credentials"),
 		"DATALFS_MAX_ATTEMPTS":        faultAttempts,
@@ -104,6 +96,8 @@ func newFaultEnv(t *testing.T, extra ...string) *faultEnv {
 		"GIT_TRACE":          "1",
 		"GIT_TRANSFER_TRACE": "1",
 		"GIT_CURL_VERBOSE":   "1",
+	} {
+		vars[k] = v
 	}
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
@@ -113,13 +107,7 @@ func newFaultEnv(t *testing.T, extra ...string) *faultEnv {
 		e.vars = append(e.vars, k+"="+v)
 	}
 	sort.Strings(e.vars)
-	for _, args := range [][]string{
-		{"config", "--global", "user.name", "datalfs test"},
-		{"config", "--global", "user.email", "test@datalfs.invalid"},
-		{"config", "--global", "init.defaultBranch", "main"},
-		{"config", "--global", "advice.detachedHead", "false"},
-		{"lfs", "install"},
-	} {
+	for _, args := range homeGitSetup {
 		e.must(home, "git", args...)
 	}
 	t.Cleanup(e.checkNoSecret)

@@ -3,11 +3,13 @@ package integration
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,6 +348,36 @@ func (h *harness) params(c *lfsClient, dir string, files []string) testscript.Pa
 	}
 }
 
+// cmdExitcode is "exitcode N PROGRAM [ARGS...]": it runs PROGRAM as exec
+// does and fails unless it exits with status N (0 to 255). Its stdout and
+// stderr stay for the next stdout and stderr commands, so a script checks a
+// command's status and output without `sh -c '...; echo exit=$?'`. A
+// program that cannot start, or ends by a signal, fails the script.
+func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("exitcode does not support !: the status it names is the assertion")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil || want < 0 || want > 255 {
+		ts.Fatalf("exitcode: %q is not an exit status (0 to 255)", args[0])
+	}
+	got := 0
+	var exitErr *exec.ExitError
+	switch err := ts.Exec(args[1], args[2:]...); {
+	case err == nil:
+	case errors.As(err, &exitErr) && exitErr.ExitCode() >= 0:
+		got = exitErr.ExitCode()
+	default:
+		ts.Fatalf("exitcode: %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
 // setup seals each script's environment: its own HOME with a global git
 // config and git-lfs's filters, PATH with the agent and the chosen git-lfs
 // first, the gateway's keys in the standard AWS variables and a fresh
@@ -362,16 +394,10 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 		if err := s3test.CreateBucket(ctx, h.s3, bucket, false); err != nil {
 			return err
 		}
+		for k, v := range h.sealedEnv(c, home) {
+			e.Setenv(k, v)
+		}
 		for _, kv := range [][2]string{
-			{"HOME", home},
-			{"PATH", c.binDir + string(os.PathListSeparator) + os.Getenv("PATH")},
-			{"GIT_CONFIG_NOSYSTEM", "1"},
-			{"GIT_TERMINAL_PROMPT", "0"},
-			{"LC_ALL", "C"},
-			{"AWS_ACCESS_KEY_ID", h.accessKey},
-			{"AWS_SECRET_ACCESS_KEY", h.secretKey},
-			{"AWS_REGION", region},
-			{"AWS_EC2_METADATA_DISABLED", "true"},
 			{"ENDPOINT", h.gw.endpoint},
 			{"BUCKET", bucket},
 			{"LFSURL", h.gw.endpoint + "/" + bucket + "/repo"},
@@ -379,13 +405,7 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 		} {
 			e.Setenv(kv[0], kv[1])
 		}
-		for _, args := range [][]string{
-			{"config", "--global", "user.name", "datalfs test"},
-			{"config", "--global", "user.email", "test@datalfs.invalid"},
-			{"config", "--global", "init.defaultBranch", "main"},
-			{"config", "--global", "advice.detachedHead", "false"},
-			{"lfs", "install"},
-		} {
+		for _, args := range homeGitSetup {
 			cmd := exec.CommandContext(ctx, "git", args...)
 			cmd.Env, cmd.Dir = e.Vars, home
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -394,6 +414,34 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 		}
 		return nil
 	}
+}
+
+// sealedEnv is the environment every script and fault test starts from:
+// its own HOME, PATH with the agent and client c first, no system git
+// config, no prompts, the C locale and the gateway's keys in the standard
+// AWS variables.
+func (h *harness) sealedEnv(c *lfsClient, home string) map[string]string {
+	return map[string]string{
+		"HOME":                      home,
+		"PATH":                      c.binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"GIT_CONFIG_NOSYSTEM":       "1",
+		"GIT_TERMINAL_PROMPT":       "0",
+		"LC_ALL":                    "C",
+		"AWS_ACCESS_KEY_ID":         h.accessKey,
+		"AWS_SECRET_ACCESS_KEY":     h.secretKey,
+		"AWS_REGION":                region,
+		"AWS_EC2_METADATA_DISABLED": "true",
+	}
+}
+
+// homeGitSetup are the git commands that give a sealed HOME its global
+// config: a user, main as the default branch, and git-lfs's filters.
+var homeGitSetup = [][]string{
+	{"config", "--global", "user.name", "datalfs test"},
+	{"config", "--global", "user.email", "test@datalfs.invalid"},
+	{"config", "--global", "init.defaultBranch", "main"},
+	{"config", "--global", "advice.detachedHead", "false"},
+	{"lfs", "install"},
 }
 
 // bucketName returns a new valid bucket name that includes the script's
@@ -413,3 +461,89 @@ func (h *harness) bucketName(script string) string {
 	}
 	return fmt.Sprintf("t%d-%s", h.buckets.Add(1), strings.Trim(name, "-"))
 }
+
+// TestExitcodeCommand runs small scripts through the exitcode command alone
+// (no tools needed) and checks that it fails exactly when it must: the
+// converted scripts' exit-status assertions are only as good as this.
+func TestExitcodeCommand(t *testing.T) {
+	tests := []struct {
+		name, script string
+		wantFail     string // "" when the script must pass
+	}{
+		{"zero", "exitcode 0 true\n", ""},
+		{"status and output kept", "exitcode 3 sh -c 'echo out; echo err >&2; exit 3'\nstdout '^out$'\nstderr '^err$'\n", ""},
+		{"wrong status", "exitcode 0 sh -c 'exit 1'\n", "exited with status 1, want 0"},
+		{"success when failure is wanted", "exitcode 2 true\n", "exited with status 0, want 2"},
+		{"no such program", "exitcode 1 no-such-program-datalfs\n", "exitcode: no-such-program-datalfs:"},
+		{"killed by a signal", "exitcode 1 sh -c 'kill -9 $$'\n", "exitcode: sh: signal: killed"},
+		{"negated", "! exitcode 0 true\n", "does not support !"},
+		{"not a status", "exitcode x true\n", `"x" is not an exit status`},
+		{"status too large", "exitcode 256 true\n", `"256" is not an exit status`},
+		{"no program", "exitcode 0\n", "usage: exitcode N PROGRAM"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "s.txtar"), []byte(tt.script), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rt := &recordingT{}
+			testscript.RunT(rt, testscript.Params{
+				Dir:                 dir,
+				Cmds:                map[string]func(*testscript.TestScript, bool, []string){"exitcode": cmdExitcode},
+				RequireExplicitExec: true,
+			})
+			switch log := rt.log.String(); {
+			case tt.wantFail == "" && rt.failed:
+				t.Errorf("script failed, want it to pass:\n%s", log)
+			case tt.wantFail != "" && !rt.failed:
+				t.Errorf("script passed, want it to fail with %q:\n%s", tt.wantFail, log)
+			case tt.wantFail != "" && !strings.Contains(log, tt.wantFail):
+				t.Errorf("script failed without %q:\n%s", tt.wantFail, log)
+			}
+		})
+	}
+}
+
+// recordingT is a testscript.T that records a failure and the log instead
+// of failing the enclosing test, for tests of the harness's own commands.
+type recordingT struct {
+	mu     sync.Mutex
+	failed bool
+	log    strings.Builder
+}
+
+func (r *recordingT) Log(args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintln(&r.log, args...)
+}
+
+func (r *recordingT) Fatal(args ...any) {
+	r.Log(args...)
+	r.FailNow()
+}
+
+func (r *recordingT) FailNow() {
+	r.mu.Lock()
+	r.failed = true
+	r.mu.Unlock()
+	runtime.Goexit()
+}
+
+func (r *recordingT) Skip(args ...any) {
+	r.Log(args...)
+	runtime.Goexit()
+}
+
+func (r *recordingT) Run(name string, f func(testscript.T)) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f(r)
+	}()
+	<-done
+}
+
+func (r *recordingT) Parallel()     {}
+func (r *recordingT) Verbose() bool { return true }

@@ -9,10 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -106,30 +105,40 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// fakeBucket answers Head from a map and counts requests in flight.
+// inFlight counts the calls in progress and the most there ever were.
+type inFlight struct {
+	now, peak atomic.Int32
+}
+
+// enter counts a call in and returns the function that counts it out.
+func (c *inFlight) enter() (leave func()) {
+	n := c.now.Add(1)
+	for {
+		m := c.peak.Load()
+		if n <= m || c.peak.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	return func() { c.now.Add(-1) }
+}
+
+// fakeBucket answers Head from a map and counts requests in flight. hold,
+// when set, runs inside every Head and its error, if any, is returned.
 type fakeBucket struct {
-	objects  map[string]s3store.ObjectInfo
-	err      error
-	delay    time.Duration
-	inFlight atomic.Int32
-	maxSeen  atomic.Int32
-	calls    atomic.Int32
+	inFlight
+	objects map[string]s3store.ObjectInfo
+	err     error
+	hold    func(ctx context.Context) error
+	calls   atomic.Int32
 }
 
 func (f *fakeBucket) Head(ctx context.Context, oid string) (s3store.ObjectInfo, error) {
 	f.calls.Add(1)
-	n := f.inFlight.Add(1)
-	defer f.inFlight.Add(-1)
-	for {
-		m := f.maxSeen.Load()
-		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
-			break
+	defer f.enter()()
+	if f.hold != nil {
+		if err := f.hold(ctx); err != nil {
+			return s3store.ObjectInfo{}, err
 		}
-	}
-	select {
-	case <-time.After(f.delay):
-	case <-ctx.Done():
-		return s3store.ObjectInfo{}, ctx.Err()
 	}
 	if f.err != nil {
 		return s3store.ObjectInfo{}, f.err
@@ -139,6 +148,19 @@ func (f *fakeBucket) Head(ctx context.Context, oid string) (s3store.ObjectInfo, 
 		return s3store.ObjectInfo{}, fmt.Errorf("object %s: %w", oid, fs.ErrNotExist)
 	}
 	return info, nil
+}
+
+// gate holds every call until the test lets one through with a send on the
+// channel, or the call's context ends.
+func gate(release chan struct{}) func(context.Context) error {
+	return func(ctx context.Context) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func TestCheckChecksums(t *testing.T) {
@@ -160,38 +182,112 @@ func TestCheckChecksums(t *testing.T) {
 	}
 }
 
+// admitOneByOne lets total calls held at a gate through one at a time, in a
+// synctest bubble. Before each, it waits until every goroutine is blocked
+// and checks that exactly jobs calls are in flight, or all that are left.
+// When not, it reports it, lets everything through and returns false.
+func admitOneByOne(t *testing.T, what string, total, jobs int, c *inFlight, release chan struct{}) bool {
+	t.Helper()
+	for finished := range total {
+		synctest.Wait()
+		if got, want := c.now.Load(), int32(min(jobs, total-finished)); got != want {
+			t.Errorf("after %d %s finished, %d are in flight, want %d", finished, what, got, want)
+			close(release) // let everything through, so that the bubble ends cleanly
+			return false
+		}
+		release <- struct{}{}
+	}
+	return true
+}
+
 func TestCheckBoundsConcurrency(t *testing.T) {
-	var ptrs []lfsscan.Pointer
-	for i := range 40 {
-		ptrs = append(ptrs, newObject(1, uint64(i), "").ptr)
-	}
-	b := &fakeBucket{delay: 5 * time.Millisecond}
-	sum, err := Check(context.Background(), b, ptrs, 7, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sum.Problems) != 40 {
-		t.Errorf("Check found %d missing, want 40", len(sum.Problems))
-	}
-	if got := b.maxSeen.Load(); got > 7 || got < 2 {
-		t.Errorf("requests in flight peaked at %d, want 2..7", got)
-	}
+	// Every request waits at a gate. synctest.Wait returns once every
+	// goroutine is blocked, so at that moment the requests in flight are all
+	// Check will ever start without one finishing: exactly 7 each time, until
+	// fewer than 7 remain. No sleep, and no timing can make it pass or fail.
+	synctest.Test(t, func(t *testing.T) {
+		const total, jobs = 40, 7
+		var ptrs []lfsscan.Pointer
+		for i := range total {
+			ptrs = append(ptrs, newObject(1, uint64(i), "").ptr)
+		}
+		release := make(chan struct{})
+		b := &fakeBucket{hold: gate(release)}
+		type result struct {
+			sum Summary
+			err error
+		}
+		done := make(chan result)
+		go func() {
+			sum, err := Check(context.Background(), b, ptrs, jobs, nil)
+			done <- result{sum, err}
+		}()
+		if !admitOneByOne(t, "requests", total, jobs, &b.inFlight, release) {
+			<-done
+			return
+		}
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if len(r.sum.Problems) != total {
+			t.Errorf("Check found %d missing, want %d", len(r.sum.Problems), total)
+		}
+		if got := b.peak.Load(); got != jobs {
+			t.Errorf("requests in flight peaked at %d, want %d", got, jobs)
+		}
+	})
 }
 
 func TestCheckStopsAtFirstError(t *testing.T) {
-	var ptrs []lfsscan.Pointer
-	for i := range 100 {
-		ptrs = append(ptrs, newObject(1, uint64(i), "").ptr)
-	}
-	denied := fmt.Errorf("access denied: %w", fs.ErrPermission)
-	b := &fakeBucket{err: denied, delay: time.Millisecond}
-	_, err := Check(context.Background(), b, ptrs, 4, nil)
-	if !errors.Is(err, fs.ErrPermission) {
-		t.Errorf("Check error = %v, want the bucket's error", err)
-	}
-	if n := b.calls.Load(); n > 8 {
-		t.Errorf("Check made %d requests after an error, want it to stop (at most one per worker and round)", n)
-	}
+	// All 4 workers' requests wait at a gate; then one fails and the others
+	// wait for their context. Check returns only if the first error cancels
+	// the requests in flight (otherwise the bubble deadlocks and synctest
+	// fails the test), and no worker may start another request.
+	synctest.Test(t, func(t *testing.T) {
+		var ptrs []lfsscan.Pointer
+		for i := range 100 {
+			ptrs = append(ptrs, newObject(1, uint64(i), "").ptr)
+		}
+		denied := fmt.Errorf("access denied: %w", fs.ErrPermission)
+		fail := make(chan struct{})
+		b := &fakeBucket{hold: func(ctx context.Context) error {
+			select {
+			case <-fail:
+				return denied
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}}
+		done := make(chan error)
+		go func() {
+			_, err := Check(context.Background(), b, ptrs, 4, nil)
+			done <- err
+		}()
+		synctest.Wait()
+		if n := b.now.Load(); n != 4 {
+			t.Errorf("%d requests in flight, want 4", n)
+			close(fail) // let everything through, so that the bubble ends cleanly
+			<-done
+			return
+		}
+		fail <- struct{}{}
+		synctest.Wait()
+		var err error
+		select {
+		case err = <-done:
+		default:
+			t.Error("Check still waits for its requests in flight after the first error: it did not cancel them")
+			close(fail)
+			err = <-done
+		}
+		if !errors.Is(err, fs.ErrPermission) {
+			t.Errorf("Check error = %v, want the bucket's error", err)
+		}
+		if n := b.calls.Load(); n != 4 {
+			t.Errorf("Check made %d requests, want 4 (one per worker, none after the error)", n)
+		}
+	})
 }
 
 func TestRepair(t *testing.T) {
@@ -255,46 +351,54 @@ func TestRepair(t *testing.T) {
 	}
 }
 
-// countingUploader records how many uploads run at once.
+// countingUploader counts uploads in flight; hold, when set, runs inside
+// every upload and its error, if any, is returned.
 type countingUploader struct {
-	mu      sync.Mutex
-	now     int
-	maxSeen int
+	inFlight
+	hold func(ctx context.Context) error
 }
 
 func (c *countingUploader) Upload(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error {
-	c.mu.Lock()
-	c.now++
-	c.maxSeen = max(c.maxSeen, c.now)
-	c.mu.Unlock()
-	time.Sleep(5 * time.Millisecond)
-	c.mu.Lock()
-	c.now--
-	c.mu.Unlock()
+	defer c.enter()()
+	if c.hold != nil {
+		return c.hold(ctx)
+	}
 	return nil
 }
 
 func TestRepairBoundsConcurrency(t *testing.T) {
-	dir := t.TempDir()
-	var problems []Result
-	for i := range 12 {
-		o := newObject(10, uint64(i), "")
-		p := LocalPath(dir, o.ptr.Oid)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
+	// As in TestCheckBoundsConcurrency: uploads wait at a gate, and whenever
+	// every goroutine is blocked exactly 3 are in flight, until fewer remain.
+	synctest.Test(t, func(t *testing.T) {
+		const total, jobs = 12, 3
+		dir := t.TempDir()
+		var problems []Result
+		for i := range total {
+			o := newObject(10, uint64(i), "")
+			p := LocalPath(dir, o.ptr.Oid)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, o.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			problems = append(problems, Result{Pointer: o.ptr, State: Missing})
 		}
-		if err := os.WriteFile(p, o.data, 0o644); err != nil {
-			t.Fatal(err)
+		release := make(chan struct{})
+		up := &countingUploader{hold: gate(release)}
+		done := make(chan []Repaired)
+		go func() { done <- Repair(context.Background(), up, dir, problems, jobs) }()
+		if !admitOneByOne(t, "uploads", total, jobs, &up.inFlight, release) {
+			<-done
+			return
 		}
-		problems = append(problems, Result{Pointer: o.ptr, State: Missing})
-	}
-	up := &countingUploader{}
-	for _, r := range Repair(context.Background(), up, dir, problems, 3) {
-		if r.Err != nil {
-			t.Fatal(r.Err)
+		for _, r := range <-done {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
 		}
-	}
-	if up.maxSeen > 3 || up.maxSeen < 2 {
-		t.Errorf("uploads in flight peaked at %d, want 2..3", up.maxSeen)
-	}
+		if got := up.peak.Load(); got != jobs {
+			t.Errorf("uploads in flight peaked at %d, want %d", got, jobs)
+		}
+	})
 }
