@@ -80,6 +80,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 	}
 	cfg.Region = region
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		loc.applyEndpoint(o)
 		if loc.Endpoint != "" {
 			o.BaseEndpoint = aws.String(loc.Endpoint)
 			o.UsePathStyle = true

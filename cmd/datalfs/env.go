@@ -63,7 +63,11 @@ func printEnv(c *cli.Context, remote string, w io.Writer) error {
 	line("bucket", loc.Bucket)
 	line("prefix", orNone(loc.Prefix, "(none)"))
 	line("object keys", "s3://"+loc.Bucket+"/"+path.Join(loc.Prefix, "lfs/objects/OID[0:2]/OID[2:4]/OID"))
-	line("endpoint", orNone(loc.Endpoint, "AWS (resolved by the SDK)"))
+	endpoint := "AWS (resolved by the SDK)"
+	if v := loc.Variant(); v != "" {
+		endpoint = "AWS, " + v + " (resolved by the SDK)"
+	}
+	line("endpoint", orNone(loc.Endpoint, endpoint))
 	opts, err := s3store.LoadOptions(os.LookupEnv, repo.Config)
 	if err != nil {
 		line("options", err.Error())
