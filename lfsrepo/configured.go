@@ -58,7 +58,7 @@ func (r *Repo) configured(operation, remote string) bool {
 		switch {
 		case operation == "upload" && has("remote."+name+".lfspushurl"), has("remote." + name + ".lfsurl"):
 			return true, true
-		case has("remote."+name+".url"), operation == "upload" && has("remote."+name+".pushurl"):
+		case has("remote." + name + ".url"), operation == "upload" && has("remote."+name+".pushurl"):
 			return false, true
 		}
 		return false, false
