@@ -26,7 +26,10 @@ func installCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Writes lfs.customtransfer.datalfs.* and the URL-scoped lfs.<URL>.standalonetransferagent, so\n" +
 			"git-lfs moves objects for that URL (and every URL under it) through datalfs, and keeps its\n" +
-			"normal behaviour for other remotes. Without --url it binds the repository's LFS URL.\n" +
+			"normal behaviour for other remotes. Without --url it binds the LFS URLs the repository\n" +
+			"configures (lfs.url, lfs.pushurl, remote.NAME.lfsurl, remote.NAME.lfspushurl, .lfsconfig), push\n" +
+			"and fetch both, never the one git-lfs derives from a Git remote (a Git host's own LFS server):\n" +
+			"with only that, it exits 2 and writes nothing.\n" +
 			"With --global, a plain `git clone` of any repository whose committed .lfsconfig points\n" +
 			"under --url downloads through datalfs with no further setup.",
 		Flags: []cli.Flag{
@@ -62,16 +65,19 @@ func install(ctx context.Context, global bool, rawURL string, out io.Writer) err
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	var urls, derived []string
+	var (
+		urls    []string
+		skipped []skippedURL
+	)
 	switch {
 	case rawURL != "":
 		urls = []string{strings.TrimRight(rawURL, "/")}
 	case global:
 		return withCode(exitUsage, fmt.Errorf("--global needs --url: the bucket or LFS URL prefix to bind, such as https://BUCKET.s3.REGION.amazonaws.com/"))
 	default:
-		urls, derived = configuredURLs(repo)
-		if len(urls) == 0 && len(derived) > 0 {
-			return withCode(exitUsage, errDerivedURL(derived[0]))
+		urls, skipped = configuredURLs(repo)
+		if len(urls) == 0 && len(skipped) > 0 {
+			return withCode(exitUsage, errNoBucketURL(skipped[0]))
 		}
 	}
 	for _, u := range urls {
@@ -108,8 +114,8 @@ func install(ctx context.Context, global bool, rawURL string, out io.Writer) err
 	} else {
 		fmt.Fprintf(out, "Installed: git-lfs in %s now moves objects for %s through %s.\n", where, strings.Join(urls, " and "), self)
 	}
-	for _, d := range derived {
-		fmt.Fprintf(out, "Left alone: %s, which git-lfs derives from a Git remote's URL (that host's own LFS server).\n", d)
+	for _, sk := range skipped {
+		fmt.Fprintf(out, "Left alone: %s, %s.\n", sk.url, sk.why)
 	}
 	if !global {
 		if err := installHooks(ctx, repo, self, out); err != nil {
@@ -119,12 +125,17 @@ func install(ctx context.Context, global bool, rawURL string, out io.Writer) err
 	return nil
 }
 
+// skippedURL is an LFS URL of the repository that install must not bind,
+// and why.
+type skippedURL struct{ url, why string }
+
 // configuredURLs returns the LFS URLs of the repository's remotes that the
 // user configured (lfs.url, lfs.pushurl, remote.NAME.lfsurl,
 // remote.NAME.lfspushurl, .lfsconfig), push and fetch URLs both, and apart
-// from them the URLs git-lfs derives from a Git remote's URL, which belong
-// to the Git host's LFS server and must never be bound.
-func configuredURLs(repo *lfsrepo.Repo) (configured, derived []string) {
+// from them the URLs that belong to a Git host's own LFS server and must
+// never be bound: those git-lfs derives from a Git remote's URL, and
+// configured ones that name an LFS server's API (.../info/lfs).
+func configuredURLs(repo *lfsrepo.Repo) (bind []string, skipped []skippedURL) {
 	seen := map[string]bool{}
 	for _, ru := range repo.RemoteURLs() {
 		u := strings.TrimRight(ru.URL, "/")
@@ -132,23 +143,26 @@ func configuredURLs(repo *lfsrepo.Repo) (configured, derived []string) {
 			continue
 		}
 		seen[u] = true
-		if ru.Configured {
-			configured = append(configured, u)
-		} else {
-			derived = append(derived, u)
+		switch {
+		case !ru.Configured:
+			skipped = append(skipped, skippedURL{u, "which git-lfs derives from the Git remote " + ru.Remote + " (that host's own LFS server, not a bucket)"})
+		case strings.HasSuffix(u, "/info/lfs"):
+			skipped = append(skipped, skippedURL{u, "which names a Git LFS server's API (.../info/lfs), not a bucket"})
+		default:
+			bind = append(bind, u)
 		}
 	}
-	return configured, derived
+	return bind, skipped
 }
 
-// errDerivedURL explains why install binds nothing in a repository whose
-// only LFS URL is the one git-lfs derives from its Git remote.
-func errDerivedURL(derived string) error {
-	return fmt.Errorf("this repository has no LFS URL of its own: git-lfs derives %s from the Git remote, "+
-		"which is the Git host's LFS server, not a bucket; binding it would send every LFS push and pull there to S3. "+
+// errNoBucketURL explains why install binds nothing in a repository whose
+// only LFS URLs belong to a Git host's LFS server.
+func errNoBucketURL(sk skippedURL) error {
+	return fmt.Errorf("this repository has no bucket URL to bind: git-lfs uses %s, %s; "+
+		"binding it would send every LFS push and pull there to S3 instead. "+
 		"Set the bucket URL first, then run `datalfs install` again:\n"+
 		"  git config lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX\n"+
-		"or, for every clone, commit it: git config -f .lfsconfig lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX", derived)
+		"or, for every clone, commit it: git config -f .lfsconfig lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX", sk.url, sk.why)
 }
 
 func uninstall(ctx context.Context, global bool, out io.Writer) error {
