@@ -177,9 +177,23 @@ func credentialHelper(profile string) string {
 		return ""
 	}
 	for c := &sc; c != nil; c = c.Source {
-		if fields := strings.Fields(c.CredentialProcess); len(fields) > 0 {
-			return strings.Trim(fields[0], `"'`)
+		if prog := program(c.CredentialProcess); prog != "" {
+			return prog
 		}
+	}
+	return ""
+}
+
+// program returns the first word of a command line, which may be quoted.
+func program(cmdline string) string {
+	cmdline = strings.TrimSpace(cmdline)
+	if q := cmdline[:min(1, len(cmdline))]; q == `"` || q == "'" {
+		if end := strings.Index(cmdline[1:], q); end >= 0 {
+			return cmdline[1 : end+1]
+		}
+	}
+	if fields := strings.Fields(cmdline); len(fields) > 0 {
+		return fields[0]
 	}
 	return ""
 }

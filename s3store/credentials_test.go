@@ -111,3 +111,19 @@ func TestCredentialsRetryAfterFailure(t *testing.T) {
 		t.Errorf("the provider was asked %d times, want 3 (two failures, one success remembered)", p.calls)
 	}
 }
+
+func TestProgram(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/usr/bin/helper --token " + fakeSecret, "/usr/bin/helper"},
+		{`"/Applications/My Tool/helper" --token x`, "/Applications/My Tool/helper"},
+		{`'/opt/a b/helper'`, "/opt/a b/helper"},
+		{"  helper", "helper"},
+		{"", ""},
+		{`"unterminated`, `"unterminated`},
+	}
+	for _, tt := range tests {
+		if got := program(tt.in); got != tt.want {
+			t.Errorf("program(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
