@@ -42,6 +42,13 @@ func (r *Repo) RemoteURLs() []RemoteURL {
 	return urls
 }
 
+// LFSURLConfigured reports whether the LFS URL git-lfs uses for operation
+// and remote (a remote name; empty means the default) is one the user set,
+// rather than one derived from the Git remote's URL.
+func (r *Repo) LFSURLConfigured(operation, remote string) bool {
+	return r.configured(operation, remote)
+}
+
 // configured mirrors git-lfs's endpoint lookup (lfsapi's getEndpoint and
 // RemoteEndpoint) and reports whether the URL it settles on for operation
 // and remote comes from a key the user set rather than from the Git

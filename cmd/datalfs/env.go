@@ -46,6 +46,11 @@ func printEnv(c *cli.Context, remote string, w io.Writer) error {
 		return silentExit(exitProblems)
 	}
 	line("lfs url", rawURL)
+	if !repo.LFSURLConfigured("upload", remote) {
+		line("bound", "no: git-lfs derives this URL from the Git remote (that host's own LFS server, not a bucket); "+
+			"set the bucket URL with `git config lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX`, then run `datalfs install`")
+		return silentExit(exitProblems)
+	}
 	bound := "no: run `datalfs install` to make git-lfs use datalfs for this URL"
 	switch agent := repo.StandaloneAgent(rawURL); agent {
 	case agentName:
