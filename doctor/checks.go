@@ -226,6 +226,13 @@ func (e *env) checkLFSURL(ctx context.Context) Result {
 	if err != nil {
 		return fail("", "%v", err)
 	}
+	for _, op := range []string{"upload", "download"} {
+		if !repo.LFSURLConfigured(op, e.cfg.Remote) {
+			u, _ := repo.LFSURL(op, e.cfg.Remote)
+			return fail("git config lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX (or commit it: git config -f .lfsconfig lfs.url ...), then run `datalfs install`",
+				"no LFS URL is set: git-lfs derives %s from the Git remote, which is that host's own LFS server, not a bucket", u)
+		}
+	}
 	loc, err := s3store.ParseURL(up)
 	if err != nil {
 		return fail("", "%v", err)

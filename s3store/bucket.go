@@ -44,8 +44,13 @@ func IsUnreachable(err error) bool { return isUnreachable(err) }
 func NetCause(err error) error { return unwrapNet(err) }
 
 // APIErrorString describes an SDK error by its code and HTTP status, such
-// as "InvalidArgument, HTTP 400", or by its message when it has neither.
+// as "InvalidArgument, HTTP 400", or by its message when it has neither. A
+// failure of the credential chain is named, never quoted: its text can hold
+// a credential helper's output.
 func APIErrorString(err error) string {
+	if IsNoCredentials(err) {
+		return "no usable AWS credentials (run `datalfs doctor` to see why)"
+	}
 	code, status := APIError(err)
 	switch {
 	case code != "" && status != 0:
@@ -92,6 +97,8 @@ func (s *Store) explainBucket(err error, what string) error {
 	code, status := APIError(err)
 	bucket := "s3://" + s.loc.Bucket
 	switch {
+	case IsNoCredentials(err):
+		return s.credentialError(context.Background(), err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s %s%s: no answer in time (%v): check the LFS URL, your network and that the server is running",
 			what, bucket, s.at(), err)
@@ -122,8 +129,6 @@ func (s *Store) explainBucket(err error, what string) error {
 	case isUnreachable(err):
 		return fmt.Errorf("cannot reach the S3 endpoint%s to %s %s: check the LFS URL, your network and that the server is running: %w",
 			s.at(), what, bucket, unwrapNet(err))
-	case IsNoCredentials(err):
-		return errNoCredentials(err)
 	}
 	if code != "" {
 		return fmt.Errorf("%s %s: %s: %w", what, bucket, codeOr(code, status), err)

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net"
 	"net/url"
-	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
@@ -18,12 +17,6 @@ import (
 
 // errDigest is the cause of every content mismatch.
 var errDigest = transfer.ErrDigestMismatch
-
-// errNoCredentials explains a failure of the AWS credential chain.
-func errNoCredentials(err error) error {
-	return fmt.Errorf("no usable AWS credentials (%v): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "+
-		"choose a profile with AWS_PROFILE or `git config datalfs.profile NAME`, or run `aws sso login`", err)
-}
 
 // explain turns an SDK error into one a user can act on, keeping the cause
 // for errors.Is. op is what was being done: check, upload or download.
@@ -45,6 +38,8 @@ func (s *Store) explain(err error, op, oid string) error {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("%s %s: cancelled: %w", op, uri, err)
+	case IsNoCredentials(err):
+		return s.credentialError(context.Background(), err)
 	case code == "NoSuchBucket":
 		return fmt.Errorf("bucket %q does not exist%s: create it, or fix the LFS URL (lfs.url in .lfsconfig): %w",
 			s.loc.Bucket, s.at(), fs.ErrNotExist)
@@ -68,8 +63,6 @@ func (s *Store) explain(err error, op, oid string) error {
 	case IsTransient(err):
 		return transfer.Transient(err, fmt.Sprintf("%s %s: the server or the network kept failing after %d attempts (%s); run the command again later, it resumes",
 			op, uri, s.opts.MaxAttempts, shortCause(err, code, status)))
-	case IsNoCredentials(err):
-		return errNoCredentials(err)
 	}
 	if code != "" {
 		return fmt.Errorf("%s %s: %s: %w", op, uri, codeOr(code, status), err)
@@ -97,11 +90,6 @@ func IsTransient(err error) bool {
 	return status >= 500 || status == 429 || isNetwork(err) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// IsNoCredentials reports that the AWS credential chain found nothing usable.
-func IsNoCredentials(err error) bool {
-	return strings.Contains(err.Error(), "failed to retrieve credentials")
-}
-
 // shortCause names what failed: the S3 error code and status, or the
 // innermost network error, without the SDK's request ids.
 func shortCause(err error, code string, status int) string {
@@ -116,13 +104,6 @@ func (s *Store) at() string {
 		return " at " + s.loc.Endpoint
 	}
 	return " in region " + s.region
-}
-
-func (s *Store) sourceOr() string {
-	if s.source != "" {
-		return s.source
-	}
-	return "the AWS credential chain"
 }
 
 func codeOr(code string, status int) string {

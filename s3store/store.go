@@ -35,9 +35,7 @@ type Store struct {
 	creds  aws.CredentialsProvider
 	region string
 
-	credOnce sync.Once
-	credErr  error
-	source   string
+	cred credentialCheck
 
 	probe NotFoundProbe
 }
@@ -80,6 +78,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 	}
 	cfg.Region = region
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		loc.applyEndpoint(o)
 		if loc.Endpoint != "" {
 			o.BaseEndpoint = aws.String(loc.Endpoint)
 			o.UsePathStyle = true
@@ -131,33 +130,6 @@ func (s *Store) Client() *s3.Client { return s.client }
 
 // Locate returns s3://BUCKET/KEY for oid.
 func (s *Store) Locate(oid string) string { return s.loc.URI(oid) }
-
-// CredentialSource resolves the credentials and names where they come from
-// (for example EnvConfigCredentials), never the credentials themselves.
-func (s *Store) CredentialSource(ctx context.Context) (string, error) {
-	if err := s.checkCredentials(ctx); err != nil {
-		return "", err
-	}
-	return s.source, nil
-}
-
-// checkCredentials resolves credentials once, so that a missing key gives
-// one clear message instead of a signing error per request.
-func (s *Store) checkCredentials(ctx context.Context) error {
-	s.credOnce.Do(func() {
-		if s.creds == nil {
-			s.credErr = errNoCredentials(errors.New("no credential provider"))
-			return
-		}
-		c, err := s.creds.Retrieve(ctx)
-		if err != nil {
-			s.credErr = errNoCredentials(err)
-			return
-		}
-		s.source = c.Source
-	})
-	return s.credErr
-}
 
 // Stat returns the size of oid, or an error wrapping fs.ErrNotExist.
 func (s *Store) Stat(ctx context.Context, oid string) (int64, error) {

@@ -46,6 +46,11 @@ func printEnv(c *cli.Context, remote string, w io.Writer) error {
 		return silentExit(exitProblems)
 	}
 	line("lfs url", rawURL)
+	if !repo.LFSURLConfigured("upload", remote) {
+		line("bound", "no: git-lfs derives this URL from the Git remote (that host's own LFS server, not a bucket); "+
+			"set the bucket URL with `git config lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX`, then run `datalfs install`")
+		return silentExit(exitProblems)
+	}
 	bound := "no: run `datalfs install` to make git-lfs use datalfs for this URL"
 	switch agent := repo.StandaloneAgent(rawURL); agent {
 	case agentName:
@@ -63,7 +68,11 @@ func printEnv(c *cli.Context, remote string, w io.Writer) error {
 	line("bucket", loc.Bucket)
 	line("prefix", orNone(loc.Prefix, "(none)"))
 	line("object keys", "s3://"+loc.Bucket+"/"+path.Join(loc.Prefix, "lfs/objects/OID[0:2]/OID[2:4]/OID"))
-	line("endpoint", orNone(loc.Endpoint, "AWS (resolved by the SDK)"))
+	endpoint := "AWS (resolved by the SDK)"
+	if v := loc.Variant(); v != "" {
+		endpoint = "AWS, " + v + " (resolved by the SDK)"
+	}
+	line("endpoint", orNone(loc.Endpoint, endpoint))
 	opts, err := s3store.LoadOptions(os.LookupEnv, repo.Config)
 	if err != nil {
 		line("options", err.Error())

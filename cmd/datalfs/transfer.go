@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -19,14 +21,38 @@ func transferCommand() *cli.Command {
 		Description: "git-lfs starts `datalfs transfer` and speaks its custom transfer protocol over stdin and stdout.\n" +
 			"Set it up with `datalfs install`; you do not run it by hand.",
 		Action: func(c *cli.Context) error {
+			in, restore, err := detachStdin(c.App.Reader)
+			if err != nil {
+				return withCode(exitProblems, err)
+			}
+			defer restore()
 			agent := &transfer.Agent{
 				Open:             openTarget,
 				Log:              c.App.ErrWriter,
 				ProgressInterval: 100 * time.Millisecond,
 			}
-			return withCode(exitProblems, agent.Serve(c.Context, c.App.Reader, c.App.Writer))
+			return withCode(exitProblems, agent.Serve(c.Context, in, c.App.Writer))
 		},
 	}
+}
+
+// detachStdin keeps git-lfs's protocol stream for the agent alone. When in
+// is the process's standard input, os.Stdin is pointed at the null device
+// until restore is called, so that no child process inherits the protocol
+// pipe: the AWS SDK hands os.Stdin to a profile's credential_process, and a
+// helper that reads it (an MFA prompt, `cat`) would swallow requests or wait
+// for input that never comes. Other readers (tests) are returned as they are.
+func detachStdin(in io.Reader) (protocol io.Reader, restore func(), err error) {
+	stdin := os.Stdin
+	if f, ok := in.(*os.File); !ok || f != stdin {
+		return in, func() {}, nil
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s for credential helpers' standard input: %w", os.DevNull, err)
+	}
+	os.Stdin = null
+	return stdin, func() { os.Stdin = stdin; null.Close() }, nil
 }
 
 // openTarget resolves the bucket and temp dir for one agent session, the way
