@@ -108,6 +108,18 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		workdir = "."
 	}
 
+	modSet, modList, err := r.modified(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// digestOf reads a declared file as committed when it is unchanged:
+	// a Git LFS file is then a pointer, and its oid is its digest.
+	digestOf := func(q string) (string, bool, error) {
+		if !modSet[q] && r.Exists(ctx, Source{Rev: head}, q) {
+			return r.Digest(ctx, Source{Rev: head}, q)
+		}
+		return r.Digest(ctx, Source{}, q)
+	}
 	record := RecordPath(o.Step)
 	declared := map[string]string{} // path -> role, to refuse a path in two roles
 	claim := func(p, role string) error {
@@ -152,7 +164,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		if err := claim(q, "an input"); err != nil {
 			return nil, err
 		}
-		sum, isLFS, err := r.Digest(ctx, Source{}, q)
+		sum, isLFS, err := digestOf(q)
 		if err != nil {
 			return nil, usage("--input %s: %v", in, err)
 		}
@@ -188,7 +200,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		if err := claim(q, "an environment file"); err != nil {
 			return nil, err
 		}
-		sum, _, err := r.Digest(ctx, Source{}, q)
+		sum, _, err := digestOf(q)
 		if err != nil {
 			return nil, usage("--env-file %s: %v", e, err)
 		}
@@ -197,7 +209,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	}
 	code := r.codeFiles(ctx, wd, o.Argv, declared)
 	for _, c := range code {
-		sum, _, err := r.Digest(ctx, Source{}, c)
+		sum, _, err := digestOf(c)
 		if err != nil {
 			return nil, usage("%v", err)
 		}
@@ -205,10 +217,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	}
 	mustBeCommitted = append(mustBeCommitted, code...)
 
-	dirty, err := r.dirty(ctx, head, append(outputs, record), mustBeCommitted)
-	if err != nil {
-		return nil, err
-	}
+	dirty := r.dirty(ctx, head, modList, append(outputs, record), mustBeCommitted)
 	if len(dirty) > 0 && !o.AllowDirty {
 		return nil, usage("refusing to run: the record would not describe a commit, because %s; commit first, or pass --allow-dirty (the record then says the tree was dirty)", strings.Join(dirty, "; "))
 	}
@@ -322,19 +331,15 @@ func (r *Repo) codeFiles(ctx context.Context, wd string, argv []string, declared
 	return out
 }
 
-// dirty lists why the tree does not match head: tracked files that differ
-// (except the step's own outputs and record), and declared files head does
-// not hold.
-func (r *Repo) dirty(ctx context.Context, head string, mine, needed []string) ([]string, error) {
+// modified lists the tracked files that differ from HEAD, in the index or
+// the working tree.
+func (r *Repo) modified(ctx context.Context) (map[string]bool, []string, error) {
 	out, err := r.git(ctx, "status", "--porcelain=v1", "-z", "--untracked-files=no")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	skip := map[string]bool{}
-	for _, p := range mine {
-		skip[p] = true
-	}
-	var modified []string
+	set := map[string]bool{}
+	var order []string
 	fields := gitcmd.SplitNUL(out)
 	for i := 0; i < len(fields); i++ {
 		f := fields[i]
@@ -344,13 +349,29 @@ func (r *Repo) dirty(ctx context.Context, head string, mine, needed []string) ([
 		if f[0] == 'R' || f[0] == 'C' {
 			i++ // the source path follows
 		}
-		if p := f[3:]; !skip[p] {
-			modified = append(modified, p)
+		set[f[3:]] = true
+		order = append(order, f[3:])
+	}
+	return set, order, nil
+}
+
+// dirty lists why the tree does not match head: tracked files that differ
+// (except the step's own outputs and record), and declared files head does
+// not hold.
+func (r *Repo) dirty(ctx context.Context, head string, modified []string, mine, needed []string) []string {
+	skip := map[string]bool{}
+	for _, p := range mine {
+		skip[p] = true
+	}
+	var changed []string
+	for _, p := range modified {
+		if !skip[p] {
+			changed = append(changed, p)
 		}
 	}
 	var reasons []string
-	if len(modified) > 0 {
-		reasons = append(reasons, "tracked files differ from HEAD: "+list(modified))
+	if len(changed) > 0 {
+		reasons = append(reasons, "tracked files differ from HEAD: "+list(changed))
 	}
 	var missing []string
 	for _, p := range needed {
@@ -361,7 +382,7 @@ func (r *Repo) dirty(ctx context.Context, head string, mine, needed []string) ([
 	if len(missing) > 0 {
 		reasons = append(reasons, "not committed: "+list(missing))
 	}
-	return reasons, nil
+	return reasons
 }
 
 func list(ps []string) string {

@@ -290,7 +290,11 @@ func runLineageVerify(c *cli.Context) error {
 	if c.Bool("staged") && c.String("rev") != "" {
 		return withCode(exitUsage, errors.New("--staged checks the index: give no --rev with it"))
 	}
-	r, src, err := openLineage(c, "HEAD")
+	def := "HEAD"
+	if c.Bool("staged") {
+		def = "" // the first commit has no HEAD yet
+	}
+	r, src, err := openLineage(c, def)
 	if err != nil {
 		return err
 	}
@@ -308,7 +312,7 @@ func runLineageVerify(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "%d problems in the lineage records (%s)\n", len(res.Problems), src)
 		return silentExit(exitProblems)
 	}
-	if !c.Bool("staged") || res.Checked > 0 {
+	if !c.Bool("staged") { // the hook stays quiet when all is well
 		fmt.Fprintf(c.App.Writer, "%d records verified in %s\n", res.Checked, src)
 	}
 	return nil
