@@ -421,7 +421,9 @@ func TestExportAndClosureDigest(t *testing.T) {
 		}
 		Inputs []struct {
 			Name   string
-			Facets struct{ Version struct{ DatasetVersion string } }
+			Facets struct {
+				Version struct{ DatasetVersion string }
+			}
 		}
 	}
 	if err := json.Unmarshal([]byte(lines[1]), &ev); err != nil {
