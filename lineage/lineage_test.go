@@ -210,6 +210,17 @@ func TestRunFailureRecordsNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.dir, RecordPath("s"))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a record was written for an invalid output")
 	}
+	// One output, one step.
+	if _, err := Run(ctx, r.opts("s", "echo y > out.txt", nil, []string{"out.txt"})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(ctx, r.opts("t", "echo z > out.txt", nil, []string{"out.txt"}))
+	if !errors.As(err, new(*UsageError)) || !strings.Contains(err.Error(), "out.txt is already the output of step s") {
+		t.Errorf("Run(second step, same output) = %v", err)
+	}
+	if got := r.read("out.txt"); got != "y\n" {
+		t.Errorf("out.txt = %q: the refused step ran", got)
+	}
 }
 
 func TestRunRefusesDirtyTree(t *testing.T) {

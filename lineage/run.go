@@ -143,6 +143,17 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		}
 		outputs = append(outputs, q)
 	}
+	existing, err := r.Load(ctx, Source{})
+	if err != nil {
+		return nil, &UsageError{fmt.Errorf("the records in the working tree: %w", err)}
+	}
+	for _, s := range existing {
+		for _, q := range s.Outputs() {
+			if s.Name != o.Step && declared[q] != "" {
+				return nil, usage("%s is already the output of step %s: give this step that name, or remove %s first", q, s.Name, s.Path)
+			}
+		}
+	}
 	var deps []ResourceDescriptor
 	var mustBeCommitted []string
 	for _, in := range o.Inputs {
