@@ -214,6 +214,7 @@ func TestRunFailureRecordsNothing(t *testing.T) {
 	if _, err := Run(ctx, r.opts("s", "echo y > out.txt", nil, []string{"out.txt"})); err != nil {
 		t.Fatal(err)
 	}
+	r.commit("s")
 	_, err = Run(ctx, r.opts("t", "echo z > out.txt", nil, []string{"out.txt"}))
 	if !errors.As(err, new(*UsageError)) || !strings.Contains(err.Error(), "out.txt is already the output of step s") {
 		t.Errorf("Run(second step, same output) = %v", err)
