@@ -89,18 +89,12 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, &UsageError{err}
 	}
-	rel := func(p string) (string, error) {
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(wd, p)
-		}
-		return r.Rel(p)
-	}
 	commit, err := r.git(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
 	if err != nil {
 		return nil, usage("the repository has no commit yet: commit the code and inputs first")
 	}
 	head := strings.TrimSpace(string(commit))
-	workdir, err := rel(wd)
+	workdir, err := r.Rel(wd)
 	if err != nil {
 		return nil, &UsageError{err}
 	}
@@ -108,6 +102,112 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		workdir = "."
 	}
 
+	pl, err := r.resolve(ctx, o, wd, head)
+	if err != nil {
+		return nil, err
+	}
+	record := RecordPath(o.Step)
+	outputs, deps := pl.outputs, pl.deps
+	dirty := r.dirty(ctx, head, pl.modified, append(outputs, record), pl.committed)
+	if len(dirty) > 0 && !o.AllowDirty {
+		return nil, usage("refusing to run: the record would not describe a commit, because %s; commit first, or pass --allow-dirty (the record then says the tree was dirty)", strings.Join(dirty, "; "))
+	}
+	src := ResourceDescriptor{Name: DepSource, Digest: map[string]string{"gitCommit": head}}
+	if len(dirty) > 0 {
+		src.Annotations = &Annotations{Dirty: true}
+	}
+	if url, err := gitcmd.Run(ctx, r.Top, "config", "--get", "remote.origin.url"); err == nil && url != "" && !strings.Contains(url, "@") {
+		src.URI = "git+" + url // never a URL with credentials in it
+	}
+	deps = append([]ResourceDescriptor{src}, deps...)
+
+	started := o.Now().UTC()
+	cmd := exec.CommandContext(ctx, o.Argv[0], o.Argv[1:]...)
+	cmd.Dir = wd
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			c := ee.ExitCode()
+			if c < 0 {
+				c = 128 + 15 // killed by a signal
+			}
+			return nil, &ExitError{Code: c}
+		}
+		return nil, usage("run %s: %v", o.Argv[0], err)
+	}
+	finished := o.Now().UTC()
+
+	var subjects []Subject
+	var abs []string
+	for _, q := range outputs {
+		sum, _, err := r.Digest(ctx, Source{}, q)
+		if err != nil {
+			return nil, fmt.Errorf("the command exited 0 but did not write its output %s: nothing recorded", q)
+		}
+		subjects = append(subjects, Subject{Name: q, Digest: map[string]string{"sha256": sum}})
+		abs = append(abs, r.abs(q))
+	}
+	if o.Validate != nil {
+		if err := o.Validate(ctx, r.Top, abs); err != nil {
+			return nil, fmt.Errorf("an output fails validation, nothing recorded: %w", err)
+		}
+	}
+	sort.Slice(subjects, func(i, j int) bool { return subjects[i].Name < subjects[j].Name })
+	sort.Strings(outputs)
+	st := &Statement{
+		Type:          StatementType,
+		Subject:       subjects,
+		PredicateType: PredicateType,
+		Predicate: Provenance{
+			BuildDefinition: BuildDefinition{
+				BuildType: BuildType,
+				ExternalParameters: Parameters{
+					Step: o.Step, Argv: o.Argv, Workdir: workdir, Outputs: outputs, Params: pl.params,
+				},
+				ResolvedDependencies: deps,
+			},
+			RunDetails: RunDetails{
+				Builder:  Builder{ID: BuilderID, Version: map[string]string{"datalfs": o.Version}},
+				Metadata: Metadata{StartedOn: started.Format(time.RFC3339Nano), FinishedOn: finished.Format(time.RFC3339Nano)},
+			},
+		},
+	}
+	data, err := Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	step, err := Parse(record, data)
+	if err != nil {
+		return nil, fmt.Errorf("internal error: the new record does not parse: %w", err)
+	}
+	if err := writeFile(r.abs(record), data); err != nil {
+		return nil, err
+	}
+	if _, err := r.git(ctx, append([]string{"add", "--"}, append(outputs, record)...)...); err != nil {
+		return nil, fmt.Errorf("stage the record and outputs: %w", err)
+	}
+	return &RunResult{Record: record, Step: step}, nil
+}
+
+// plan is what Run resolved before running: the declared files as paths
+// from the top, with their digests.
+type plan struct {
+	outputs   []string
+	deps      []ResourceDescriptor // without the source
+	params    []Param
+	modified  []string // tracked files that differ from HEAD
+	committed []string // declared files HEAD must hold
+}
+
+// resolve checks and digests the declared files of o, relative to wd.
+func (r *Repo) resolve(ctx context.Context, o RunOptions, wd, head string) (*plan, error) {
+	rel := func(p string) (string, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(wd, p)
+		}
+		return r.Rel(p)
+	}
 	modSet, modList, err := r.modified(ctx)
 	if err != nil {
 		return nil, err
@@ -120,7 +220,6 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		}
 		return r.Digest(ctx, Source{}, q)
 	}
-	record := RecordPath(o.Step)
 	declared := map[string]string{} // path -> role, to refuse a path in two roles
 	claim := func(p, role string) error {
 		if prev, ok := declared[p]; ok && prev != role {
@@ -228,86 +327,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	}
 	mustBeCommitted = append(mustBeCommitted, code...)
 
-	dirty := r.dirty(ctx, head, modList, append(outputs, record), mustBeCommitted)
-	if len(dirty) > 0 && !o.AllowDirty {
-		return nil, usage("refusing to run: the record would not describe a commit, because %s; commit first, or pass --allow-dirty (the record then says the tree was dirty)", strings.Join(dirty, "; "))
-	}
-	src := ResourceDescriptor{Name: DepSource, Digest: map[string]string{"gitCommit": head}}
-	if len(dirty) > 0 {
-		src.Annotations = &Annotations{Dirty: true}
-	}
-	if url, err := gitcmd.Run(ctx, r.Top, "config", "--get", "remote.origin.url"); err == nil && url != "" && !strings.Contains(url, "@") {
-		src.URI = "git+" + url // never a URL with credentials in it
-	}
-	deps = append([]ResourceDescriptor{src}, deps...)
-
-	started := o.Now().UTC()
-	cmd := exec.CommandContext(ctx, o.Argv[0], o.Argv[1:]...)
-	cmd.Dir = wd
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			c := ee.ExitCode()
-			if c < 0 {
-				c = 128 + 15 // killed by a signal
-			}
-			return nil, &ExitError{Code: c}
-		}
-		return nil, usage("run %s: %v", o.Argv[0], err)
-	}
-	finished := o.Now().UTC()
-
-	var subjects []Subject
-	var abs []string
-	for _, q := range outputs {
-		sum, _, err := r.Digest(ctx, Source{}, q)
-		if err != nil {
-			return nil, fmt.Errorf("the command exited 0 but did not write its output %s: nothing recorded", q)
-		}
-		subjects = append(subjects, Subject{Name: q, Digest: map[string]string{"sha256": sum}})
-		abs = append(abs, r.abs(q))
-	}
-	if o.Validate != nil {
-		if err := o.Validate(ctx, r.Top, abs); err != nil {
-			return nil, fmt.Errorf("an output fails validation, nothing recorded: %w", err)
-		}
-	}
-	sort.Slice(subjects, func(i, j int) bool { return subjects[i].Name < subjects[j].Name })
-	sort.Strings(outputs)
-	st := &Statement{
-		Type:          StatementType,
-		Subject:       subjects,
-		PredicateType: PredicateType,
-		Predicate: Provenance{
-			BuildDefinition: BuildDefinition{
-				BuildType: BuildType,
-				ExternalParameters: Parameters{
-					Step: o.Step, Argv: o.Argv, Workdir: workdir, Outputs: outputs, Params: params,
-				},
-				ResolvedDependencies: deps,
-			},
-			RunDetails: RunDetails{
-				Builder:  Builder{ID: BuilderID, Version: map[string]string{"datalfs": o.Version}},
-				Metadata: Metadata{StartedOn: started.Format(time.RFC3339Nano), FinishedOn: finished.Format(time.RFC3339Nano)},
-			},
-		},
-	}
-	data, err := Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	step, err := Parse(record, data)
-	if err != nil {
-		return nil, fmt.Errorf("internal error: the new record does not parse: %w", err)
-	}
-	if err := writeFile(r.abs(record), data); err != nil {
-		return nil, err
-	}
-	if _, err := r.git(ctx, append([]string{"add", "--"}, append(outputs, record)...)...); err != nil {
-		return nil, fmt.Errorf("stage the record and outputs: %w", err)
-	}
-	return &RunResult{Record: record, Step: step}, nil
+	return &plan{outputs: outputs, deps: deps, params: params, modified: modList, committed: mustBeCommitted}, nil
 }
 
 // codeFiles are the arguments that name tracked files other than declared
