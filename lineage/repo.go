@@ -235,6 +235,10 @@ func (r *Repo) load(ctx context.Context, src Source) (steps []*Step, bad []error
 		if err != nil {
 			return nil, nil, err
 		}
+		if bytes.HasPrefix(data, []byte("version https://git-lfs")) {
+			bad = append(bad, fmt.Errorf("%s is a Git LFS pointer: keep records out of Git LFS (add `%s/*.json !filter !diff !merge text` to .gitattributes)", p, Dir))
+			continue
+		}
 		s, err := Parse(p, data)
 		if err != nil {
 			bad = append(bad, err)
