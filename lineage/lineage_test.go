@@ -360,6 +360,7 @@ func TestVerifyCatchesBadRecords(t *testing.T) {
 	raw := r.read(RecordPath("to-csv"))
 	r.write(RecordPath("to-csv"), strings.Replace(raw, `"uri": "data/export.xml"`, `"uri": "data/train.jsonl"`, 1))
 	r.write(RecordPath("broken"), `{"_type": "nope"}`)
+	r.write(RecordPath("pointer"), "version https://git-lfs.github.com/spec/v1\noid sha256:"+strings.Repeat("1", 64)+"\nsize 3\n")
 	head := r.commit("tamper")
 	res, err := repo.Verify(ctx, Source{Rev: head})
 	if err != nil {
@@ -370,7 +371,7 @@ func TestVerifyCatchesBadRecords(t *testing.T) {
 		all = append(all, p.String())
 	}
 	got := strings.Join(all, "\n")
-	for _, want := range []string{"broken.json: _type is \"nope\"", "cycle: ", "input data/train.jsonl is not at commit"} {
+	for _, want := range []string{"broken.json: _type is \"nope\"", "pointer.json is a Git LFS pointer", "cycle: ", "input data/train.jsonl is not at commit"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Verify problems lack %q:\n%s", want, got)
 		}
