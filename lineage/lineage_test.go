@@ -195,6 +195,10 @@ func TestRunFailureRecordsNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.dir, RecordPath("s"))); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a record was written for a failed command")
 	}
+	_, err = Run(ctx, r.opts("s", "kill -INT $$", []string{"in.txt"}, []string{"out.txt"}))
+	if !errors.As(err, &ee) || ee.Code != 130 {
+		t.Errorf("Run(killed by SIGINT) = %v, want ExitError{130}", err)
+	}
 	if st := r.git("diff", "--cached", "--name-only"); st != "" {
 		t.Errorf("staged after a failed command: %q", st)
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/datalfs/datalfs/dataset"
@@ -129,8 +130,11 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			c := ee.ExitCode()
-			if c < 0 {
-				c = 128 + 15 // killed by a signal
+			if c < 0 { // killed by a signal: exit as a shell would
+				c = 128 + int(syscall.SIGTERM)
+				if ws, ok := ee.Sys().(interface{ Signal() syscall.Signal }); ok {
+					c = 128 + int(ws.Signal())
+				}
 			}
 			return nil, &ExitError{Code: c}
 		}
