@@ -24,6 +24,11 @@ type Lock struct {
 	// Digest is "sha256:HEX" over the canonical records of every manifest,
 	// sorted by id: see Digest.
 	Digest string `json:"digest"`
+	// Lineage is "sha256:HEX" over the lineage records upstream of the
+	// manifests at Commit (see lineage.Repo.ClosureDigest), naming
+	// LineageSteps; empty when no record describes them.
+	Lineage      string   `json:"lineage,omitempty"`
+	LineageSteps []string `json:"lineageSteps,omitempty"`
 }
 
 // LockManifest is one manifest of a Lock.

@@ -199,4 +199,32 @@ for f in images/*.png; do
 done
 echo "  all $(find "$DEMO/train-A-again" -type f | wc -l) assets of dataset A are back, byte for byte, though S3 changed since"
 
+step "Lineage: record how a manifest was made, explain it, catch a hand edit (docs/lineage.md)"
+mkdir -p "$DEMO/lineage/data" "$DEMO/lineage/scripts"
+cd "$DEMO/lineage"
+git init -q
+printf '<annotations>\n  <image file="a.jpg" label="cat"/>\n  <image file="b.jpg" label="dog"/>\n</annotations>\n' >data/export.xml
+# shellcheck disable=SC2016 # the scripts are written, not run, here
+printf '%s\n' 'echo file,label >"$2"' 'sed -n '\''s/.*file="\([^"]*\)" label="\([^"]*\)".*/\1,\2/p'\'' "$1" >>"$2"' >scripts/to_csv.sh
+# shellcheck disable=SC2016
+printf '%s\n' 'awk -F, -v want="$3" '\''NR > 1 && $2 == want { printf "{\"id\":\"%s\",\"label\":\"%s\"}\n", $1, $2 }'\'' "$1" >"$2"' >scripts/filter.sh
+git add -A
+git commit -q -m "labelling export and scripts"
+run datalfs run --step to-csv --input data/export.xml --output data/train.csv -- sh scripts/to_csv.sh data/export.xml data/train.csv
+git commit -q -m "to-csv"
+run datalfs run --step filter --input data/train.csv --output data/train.jsonl -- sh scripts/filter.sh data/train.csv data/train.jsonl cat
+git commit -q -m "filter"
+run datalfs why data/train.jsonl
+sed -i 's/b.jpg" label="dog/b.jpg" label="cat/' data/export.xml
+git commit -q -a -m "relabelled export"
+run datalfs lineage status || true
+echo "  a hand edit of the derived CSV, staged: the pre-commit check refuses it"
+echo "x.jpg,cat" >>data/train.csv
+git add data/train.csv
+if run datalfs lineage verify --staged; then
+	die "lineage verify let a hand-edited output through"
+fi
+git reset -q --hard
+run datalfs lineage repro to-csv
+
 printf '\n%sDemo passed.%s The server stops now%s.\n' "$bold" "$plain" "$([[ $KEEP == 1 ]] || echo " and $DEMO is removed")"

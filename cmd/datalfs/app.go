@@ -63,6 +63,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			gcCommand(),
 			uploadsCommand(),
 			forgetCommand(),
+			runCommand(),
+			whyCommand(),
+			lineageCommand(),
 		},
 	}
 	err := app.RunContext(ctx, args)

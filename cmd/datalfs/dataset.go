@@ -349,6 +349,9 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 			fmt.Fprintf(out, "digest mismatch: the manifests at %s hash to %s, the lock %s says %s\n", shortRev(commit), got.Digest, c.String("lock"), lock.Digest)
 			return withCode(exitProblems, errors.New("refusing to fetch a dataset that is not the locked one: check that the lock's commit and manifests are the ones trained on"))
 		}
+		if err := checkLockLineage(ctx, out, env.repo.Top, *lock); err != nil {
+			return err
+		}
 	}
 	tombs, err := env.repo.Tombstones(ctx)
 	if err != nil {
@@ -440,6 +443,9 @@ func runDatasetLock(c *cli.Context) error {
 		return withCode(exitUsage, err)
 	}
 	l.Commit = commit
+	if l.Lineage, l.LineageSteps, err = lockLineage(ctx, env.repo.Top, l); err != nil {
+		return withCode(exitUsage, err)
+	}
 	data := l.Marshal()
 	if o := c.String("output"); o == "-" {
 		_, err = c.App.Writer.Write(data)
