@@ -7,7 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/datalfs/datalfs/dataset"
+	"github.com/datalfs/datalfs/s3ref"
 )
 
 // OpenLineage constants for the events Export writes.
@@ -102,7 +102,7 @@ func versionFacet(v string) map[string]any {
 
 // s3Dataset follows OpenLineage's naming: namespace s3://BUCKET, name KEY.
 func s3Dataset(uri string) (string, string) {
-	ref, err := dataset.ParseRef(uri)
+	ref, err := s3ref.Parse(uri)
 	if err != nil {
 		return "s3://", uri // Parse accepted the record; keep the text
 	}

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/datalfs/datalfs/dataset"
 	"github.com/datalfs/datalfs/internal/gitcmd"
+	"github.com/datalfs/datalfs/s3ref"
 )
 
 // RunOptions describe one `datalfs run`. Paths are as given on the command
@@ -261,7 +261,7 @@ func (r *Repo) resolve(ctx context.Context, o RunOptions, wd, head string) (*pla
 	var mustBeCommitted []string
 	for _, in := range o.Inputs {
 		if strings.HasPrefix(in, "s3://") {
-			ref, err := dataset.ParseRef(in)
+			ref, err := s3ref.Parse(in)
 			if err != nil {
 				return nil, &UsageError{fmt.Errorf("--input: %w", err)}
 			}
