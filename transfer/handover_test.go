@@ -225,3 +225,27 @@ func TestDownloadWithoutFileLocks(t *testing.T) {
 		})
 	}
 }
+
+// TestHandedOverMode: a finished download is handed over with the target's
+// ObjectMode, which git-lfs keeps when it moves the file into its store.
+func TestHandedOverMode(t *testing.T) {
+	r := newRig(t)
+	data, oid := storetest.Object(1000, 24)
+	r.srv.Put(t, "bucket", r.loc.Key(oid), data)
+	a := r.agent()
+	open := a.Open
+	a.Open = func(ctx context.Context, op, remote string) (*transfer.Target, error) {
+		tgt, err := open(ctx, op, remote)
+		if err == nil {
+			tgt.ObjectMode = 0o660
+		}
+		return tgt, err
+	}
+	p, err := serveOne(a, oid, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("handed-over file %s: mode %v (%v), want 0660", p, fi.Mode().Perm(), err)
+	}
+}
