@@ -245,7 +245,11 @@ func TestHandedOverMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o660 {
-		t.Errorf("handed-over file %s: mode %v (%v), want 0660", p, fi.Mode().Perm(), err)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o660 {
+		t.Errorf("handed-over file %s has mode %v, want 0660", p, fi.Mode().Perm())
 	}
 }
