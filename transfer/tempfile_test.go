@@ -88,3 +88,35 @@ func TestOpenTempBusy(t *testing.T) {
 	other.fail(false, 0)
 	busy.fail(false, 0)
 }
+
+// TestOwnFileNotKept: a download in a file of its own (the shared name was
+// busy) cannot be resumed by anyone, so an interrupted one leaves nothing,
+// while the shared file keeps its written part and a sidecar.
+func TestOwnFileNotKept(t *testing.T) {
+	dir := t.TempDir()
+	oid := strings.Repeat("d", 64)
+	shared, err := openTemp(dir, oid, 10, true, lockFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := openTemp(dir, oid, 10, true, lockFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !shared.shared || own.shared {
+		t.Fatalf("shared = %v, own = %v; want the first on the shared name, the second not", shared.shared, own.shared)
+	}
+	for _, tf := range []*tempFile{shared, own} {
+		tf.f.WriteString("12345")
+		tf.fail(true, 5)
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{oid + ".datalfs", oid + ".datalfs.done"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("after two interrupted downloads the dir holds %q, want %q", names, want)
+	}
+}
