@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -80,6 +79,11 @@ type Target struct {
 	// StallTimeout gives up on an object when no byte has moved for this
 	// long, retries included; zero means never.
 	StallTimeout time.Duration
+	// ObjectMode is the mode git-lfs gives files in this repository's object
+	// store (core.sharedRepository, else the umask). A finished download is
+	// handed over with it, because git-lfs keeps the mode of the file it
+	// moves into place. Zero leaves it 0600.
+	ObjectMode fs.FileMode
 }
 
 // Opener returns the target for the operation and remote named in init. The
@@ -95,6 +99,8 @@ type Agent struct {
 	// ProgressInterval is the shortest time between two progress messages
 	// for one object; the first bytes are always reported at once.
 	ProgressInterval time.Duration
+
+	downloads tempFiles
 }
 
 // session is the state between init and terminate.
@@ -326,7 +332,7 @@ func (a *Agent) download(ctx context.Context, t *Target, req *Request, p *progre
 }
 
 func (a *Agent) downloadOnce(ctx context.Context, t *Target, req *Request, p *progressReporter, resume bool) (path string, resumed int64, err error) {
-	tf, err := openTemp(t.TempDir, req.Oid, req.Size, resume)
+	tf, err := a.openTemp(t.TempDir, req.Oid, req.Size, resume)
 	if err != nil {
 		return "", 0, err
 	}
@@ -345,14 +351,11 @@ func (a *Agent) downloadOnce(ctx context.Context, t *Target, req *Request, p *pr
 	// An interrupted agent (a signal) or a network failure leaves the part
 	// already written for the next run to resume; any other failure leaves
 	// nothing.
-	keep := err != nil && (interrupted(ctx) || errors.Is(context.Cause(ctx), errStalled) || errors.Is(err, ErrTransient))
-	if cerr := tf.close(err == nil, keep, v.written()); cerr != nil && err == nil {
-		err = cerr
-	}
 	if err != nil {
+		tf.fail(interrupted(ctx) || errors.Is(context.Cause(ctx), errStalled) || errors.Is(err, ErrTransient), v.written())
 		return "", tf.resumeFrom, err
 	}
-	path, err = filepath.Abs(tf.f.Name())
+	path, err = tf.handOver(t.ObjectMode)
 	return path, tf.resumeFrom, err
 }
 

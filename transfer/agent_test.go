@@ -425,11 +425,13 @@ func TestDownloadLeavesNoSidecar(t *testing.T) {
 	if err != nil || got[len(got)-1]["error"] != nil {
 		t.Fatalf("download: %v %v", got, err)
 	}
+	// Only the handed-over file stays, under a name of its own.
+	handed := got[len(got)-1]["path"].(string)
 	entries, _ := os.ReadDir(r.tempDir)
-	if len(entries) != 1 || entries[0].Name() != oid+".datalfs" {
-		t.Errorf("temp dir after a finished download: %v, want only %s.datalfs", entries, oid)
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(handed) || entries[0].Name() == oid+".datalfs" {
+		t.Errorf("temp dir after a finished download: %v, want only the handed-over file %s, not named %s.datalfs", entries, filepath.Base(handed), oid)
 	}
-	if err := os.Remove(filepath.Join(r.tempDir, oid+".datalfs")); err != nil {
+	if err := os.Remove(handed); err != nil {
 		t.Fatal(err)
 	}
 

@@ -3,16 +3,20 @@
 package transfer
 
 import (
+	"errors"
 	"os"
 	"syscall"
 )
 
-// lockFile takes an exclusive advisory lock on f, waiting for it if wait is
-// true. The lock ends when f is closed or the process dies.
-func lockFile(f *os.File, wait bool) error {
-	how := syscall.LOCK_EX
-	if !wait {
-		how |= syscall.LOCK_NB
-	}
-	return syscall.Flock(int(f.Fd()), how)
+// lockFile takes an exclusive advisory lock on f without waiting. The lock
+// ends when f is closed or the process dies.
+func lockFile(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+}
+
+// lockBusy reports whether err, from lockFile, says another process holds
+// the lock, as opposed to a file system that refuses locks (ENOLCK,
+// ENOTSUP, EINVAL on some network and FUSE file systems).
+func lockBusy(err error) bool {
+	return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN)
 }

@@ -15,14 +15,31 @@ import (
 	"sync"
 )
 
-// Download temp files live in git-lfs's temp dir as OID.datalfs, each with a
-// sidecar OID.datalfs.done holding how many leading bytes are on disk. A file is locked while an agent writes it; an unlocked one was
-// left by an agent that died and may be resumed.
+// Download temp files live in git-lfs's temp dir. A download in progress
+// writes OID.datalfs, with a sidecar OID.datalfs.done holding how many
+// leading bytes are on disk; it holds an exclusive lock on the file while it
+// writes, so an unlocked one was left by an agent that died and may be
+// resumed. A finished download is renamed, still under the lock, to a name of
+// its own (see handOver) before git-lfs is told about it, so OID.datalfs never
+// names a file git-lfs is about to hash and move. When the name is busy (two
+// git commands fetching one object at once) or the file system refuses locks,
+// the download writes a file of its own instead, which cannot be resumed.
+//
+// No name of ours has a "-" right after the oid: git-lfs's clean-up of lfs/tmp
+// deletes OID-* files as soon as the object is in its store, which would pull
+// a file from under a second git-lfs process that is still hashing it. Files
+// git-lfs never moved (it crashed) are removed by that same clean-up once they
+// are an hour old; the agent deletes no file it did not write itself.
 const (
 	tempSuffix     = ".datalfs"
 	sidecarSuffix  = ".done"
 	sidecarEvery   = 8 << 20 // persist the verified prefix at most this often
 	readBackBuffer = 1 << 20
+	// ownPattern names a file no other agent opens: OID.RANDOM.datalfs.
+	ownPattern = ".*" + tempSuffix
+	// sharedTries bounds how often openTemp reopens the shared name after
+	// another agent renamed or removed it between our open and our lock.
+	sharedTries = 4
 )
 
 // tempFile is a download in progress.
@@ -33,38 +50,80 @@ type tempFile struct {
 	// none, and then nothing tries to read or delete one. Thousands of
 	// small objects in a row each skip those failing system calls.
 	sidecar bool
+	// shared is true for OID.datalfs, locked by us: the name a later run
+	// resumes from. A file of our own (shared false) is never resumed, so
+	// it is removed whenever the download fails.
+	shared bool
 }
 
 func sidecarPath(name string) string { return name + sidecarSuffix }
 
-// openTemp returns a locked temp file for oid in dir, named OID.datalfs so
-// that a file left by a dead agent is found without listing the directory.
-// With resume, such a file is taken over from the prefix its sidecar vouches
-// for; otherwise it is emptied. If a live agent holds that name (two git
-// commands fetching the same object at once), a file of our own is used.
-func openTemp(dir, oid string, size int64, resume bool) (*tempFile, error) {
+// lockFunc takes an exclusive advisory lock on f without waiting; the lock
+// ends when f is closed or the process dies. It fails when another process
+// holds the lock, or when the file system does not support locks.
+type lockFunc func(f *os.File) error
+
+// openTemp returns the temp file for a download of oid in dir: OID.datalfs,
+// locked, so that a file left by a dead agent is found without listing the
+// directory. With resume, such a file is taken over from the prefix its
+// sidecar vouches for; otherwise it is emptied. When the name is held by a
+// live agent or cannot be locked (lockable false skips trying), the download
+// gets a file of its own.
+func openTemp(dir, oid string, size int64, resume bool, lock lockFunc, lockable bool) (*tempFile, error) {
+	if lockable {
+		tf, err := openShared(dir, oid, size, resume, lock)
+		if tf != nil || err != nil {
+			return tf, err
+		}
+	}
+	return openOwn(dir, oid)
+}
+
+// openShared opens and locks OID.datalfs. It returns nil and no error when
+// the name cannot be had (busy, unlockable, not ours to write).
+func openShared(dir, oid string, size int64, resume bool, lock lockFunc) (*tempFile, error) {
 	name := filepath.Join(dir, oid+tempSuffix)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("create LFS temp dir: %w", err)
+	for range sharedTries {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("create LFS temp dir: %w", err)
+			}
+			f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 		}
-		f, err = os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			// Another user's leftover in a shared repository, say.
+			return nil, nil
+		}
+		if lock(f) != nil {
+			f.Close()
+			return nil, nil
+		}
+		// The lock is on what we opened. If its holder handed it over or
+		// removed it before letting go, the name now means another file
+		// (or none): that one is not ours to touch.
+		if !namesFile(name, f) {
+			f.Close()
+			continue
+		}
+		return takeOver(f, name, oid, size, resume)
 	}
+	return nil, nil
+}
+
+// namesFile reports whether name still refers to the open file f.
+func namesFile(name string, f *os.File) bool {
+	a, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("create temp file for %s: %w", oid, err)
+		return false
 	}
-	if lockFile(f, false) != nil {
-		f.Close()
-		if f, err = os.CreateTemp(dir, oid+"-*"+tempSuffix); err != nil {
-			return nil, fmt.Errorf("create temp file for %s: %w", oid, err)
-		}
-		if err := lockFile(f, true); err != nil {
-			removeTemp(f)
-			return nil, fmt.Errorf("lock temp file for %s: %w", oid, err)
-		}
-		return &tempFile{f: f}, nil
-	}
+	b, err := os.Stat(name)
+	return err == nil && os.SameFile(a, b)
+}
+
+// takeOver prepares the locked shared file f: a new one as it is, a
+// leftover resumed or emptied.
+func takeOver(f *os.File, name, oid string, size int64, resume bool) (*tempFile, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		removeTemp(f)
@@ -73,11 +132,11 @@ func openTemp(dir, oid string, size int64, resume bool) (*tempFile, error) {
 	if fi.Size() == 0 {
 		// A new file. A sidecar is written only once bytes are, so there
 		// is none to read or remove.
-		return &tempFile{f: f}, nil
+		return &tempFile{f: f, shared: true}, nil
 	}
 	if resume {
 		if n := resumable(f, size); n > 0 {
-			return &tempFile{f: f, resumeFrom: n, sidecar: true}, nil
+			return &tempFile{f: f, resumeFrom: n, sidecar: true, shared: true}, nil
 		}
 	}
 	// What a dead agent left, not worth resuming: start afresh.
@@ -86,6 +145,21 @@ func openTemp(dir, oid string, size int64, resume bool) (*tempFile, error) {
 		return nil, fmt.Errorf("reset temp file for %s: %w", oid, err)
 	}
 	os.Remove(sidecarPath(name))
+	return &tempFile{f: f, shared: true}, nil
+}
+
+// openOwn creates a temp file no other agent will open.
+func openOwn(dir, oid string) (*tempFile, error) {
+	f, err := os.CreateTemp(dir, oid+ownPattern)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create LFS temp dir: %w", err)
+		}
+		f, err = os.CreateTemp(dir, oid+ownPattern)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create temp file for %s: %w", oid, err)
+	}
 	return &tempFile{f: f}, nil
 }
 
@@ -113,35 +187,27 @@ func removeTemp(f *os.File) {
 	os.Remove(sidecarPath(f.Name()))
 }
 
-// close ends the download. A finished file stays for git-lfs to move into
-// place (its sidecar goes). A kept one (an interrupted download) stays with a
-// sidecar recording its written prefix for the next run to resume, unless
-// nothing was written. Any other is removed with its sidecar.
-func (t *tempFile) close(finished, keep bool, written int64) error {
-	name := t.f.Name()
-	switch {
-	case finished:
-		if t.sidecar {
-			os.Remove(sidecarPath(name))
-		}
-	case keep && written > 0:
-		t.sidecar = true
-		if err := os.WriteFile(sidecarPath(name), []byte(strconv.FormatInt(written, 10)), 0o600); err != nil {
-			t.remove()
-			return nil
-		}
-	default:
+// fail ends a download that did not finish. A kept shared file (an
+// interrupted download) stays with a sidecar recording its written prefix
+// for the next run to resume, unless nothing was written. Any other file is
+// removed with its sidecar: nobody resumes a file of our own.
+func (t *tempFile) fail(keep bool, written int64) {
+	if !keep || !t.shared || written <= 0 {
 		t.remove()
-		return nil
+		return
 	}
-	if err := t.f.Close(); err != nil {
+	t.sidecar = true
+	if err := os.WriteFile(sidecarPath(t.f.Name()), []byte(strconv.FormatInt(written, 10)), 0o600); err != nil {
 		t.remove()
-		return fmt.Errorf("write temp file: %w", err)
+		return
 	}
-	return nil
+	if t.f.Close() != nil {
+		t.remove()
+	}
 }
 
 // remove closes and deletes the temp file, and its sidecar if one may exist.
+// The file is still ours (locked, or never shared) when this runs.
 func (t *tempFile) remove() {
 	t.f.Close()
 	os.Remove(t.f.Name())
@@ -214,7 +280,7 @@ func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
 	} else {
 		v.ahead[off] = int64(n)
 	}
-	if v.frontier-v.saved >= sidecarEvery {
+	if v.tf.shared && v.frontier-v.saved >= sidecarEvery {
 		// Best effort: without it a resumed run just starts earlier.
 		v.tf.sidecar = true
 		if os.WriteFile(sidecarPath(v.tf.f.Name()), []byte(strconv.FormatInt(v.frontier, 10)), 0o600) == nil {

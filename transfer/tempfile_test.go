@@ -20,7 +20,7 @@ func TestVerifierOutOfOrder(t *testing.T) {
 	}
 	want := sha256.Sum256(data)
 	for _, chunk := range []int{1 << 10, 64 << 10, 1 << 20} {
-		tf, err := openTemp(t.TempDir(), hex.EncodeToString(want[:]), int64(len(data)), false)
+		tf, err := openTemp(t.TempDir(), hex.EncodeToString(want[:]), int64(len(data)), false, lockFile, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,7 @@ func TestVerifierOutOfOrder(t *testing.T) {
 		if _, err := v.WriteAt(data[:1], 0); err == nil {
 			t.Errorf("writing a byte twice was accepted")
 		}
-		tf.close(false, false, 0)
+		tf.fail(false, 0)
 		if entries, _ := os.ReadDir(filepath.Dir(tf.f.Name())); len(entries) != 0 {
 			t.Errorf("close of a failed download left %d files", len(entries))
 		}
@@ -52,11 +52,11 @@ func TestVerifierOutOfOrder(t *testing.T) {
 
 // TestVerifierGap reports a download with a hole as incomplete.
 func TestVerifierGap(t *testing.T) {
-	tf, err := openTemp(t.TempDir(), "ab", 30, false)
+	tf, err := openTemp(t.TempDir(), "ab", 30, false, lockFile, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tf.close(false, false, 0)
+	defer tf.fail(false, 0)
 	v := newVerifier(tf, 30)
 	v.WriteAt(make([]byte, 10), 0)
 	v.WriteAt(make([]byte, 10), 20)
@@ -70,12 +70,12 @@ func TestVerifierGap(t *testing.T) {
 func TestOpenTempBusy(t *testing.T) {
 	dir := t.TempDir()
 	oid := strings.Repeat("c", 64)
-	busy, err := openTemp(dir, oid, 10, true)
+	busy, err := openTemp(dir, oid, 10, true, lockFile, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	busy.f.WriteString("in flight")
-	other, err := openTemp(dir, oid, 10, true)
+	other, err := openTemp(dir, oid, 10, true, lockFile, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +85,38 @@ func TestOpenTempBusy(t *testing.T) {
 	if b, _ := os.ReadFile(busy.f.Name()); string(b) != "in flight" {
 		t.Errorf("the busy file was changed to %q", b)
 	}
-	other.close(false, false, 0)
-	busy.close(false, false, 0)
+	other.fail(false, 0)
+	busy.fail(false, 0)
+}
+
+// TestOwnFileNotKept: a download in a file of its own (the shared name was
+// busy) cannot be resumed by anyone, so an interrupted one leaves nothing,
+// while the shared file keeps its written part and a sidecar.
+func TestOwnFileNotKept(t *testing.T) {
+	dir := t.TempDir()
+	oid := strings.Repeat("d", 64)
+	shared, err := openTemp(dir, oid, 10, true, lockFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := openTemp(dir, oid, 10, true, lockFile, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !shared.shared || own.shared {
+		t.Fatalf("shared = %v, own = %v; want the first on the shared name, the second not", shared.shared, own.shared)
+	}
+	for _, tf := range []*tempFile{shared, own} {
+		tf.f.WriteString("12345")
+		tf.fail(true, 5)
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{oid + ".datalfs", oid + ".datalfs.done"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("after two interrupted downloads the dir holds %q, want %q", names, want)
+	}
 }

@@ -63,7 +63,8 @@ func openTarget(ctx context.Context, operation, remote string) (*transfer.Target
 	if err != nil {
 		return nil, err
 	}
-	return &transfer.Target{Store: store, TempDir: repo.TempDir(), StallTimeout: store.Options().StallTimeout}, nil
+	return &transfer.Target{Store: store, TempDir: repo.TempDir(), StallTimeout: store.Options().StallTimeout,
+		ObjectMode: repo.ObjectMode()}, nil
 }
 
 // openStore returns the store behind the repository's LFS URL for remote.
