@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -197,7 +199,8 @@ func (e *MissingLFSError) Error() string {
 const pointerCutoff = 1024
 
 // resolveLFS returns src unchanged unless its content is a Git LFS pointer,
-// in which case it opens the object from the local store instead.
+// in which case it opens the object from the local store instead, after
+// checking that its content hashes to the pointer's oid.
 func resolveLFS(ctx context.Context, repo *Repo, src io.ReadCloser) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(src, 4096)
 	head, err := br.Peek(pointerCutoff)
@@ -226,7 +229,35 @@ func resolveLFS(ctx context.Context, repo *Repo, src io.ReadCloser) (io.ReadClos
 		f.Close()
 		return nil, fmt.Errorf("the Git LFS object %s in the local store has %d bytes, the pointer says %d; remove it and run `git lfs pull`", objPath, st.Size(), p.Size)
 	}
+	// The content is hashed before it is validated: a damaged object of the
+	// right size must not be validated as if it were the manifest.
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read the Git LFS object %s: %w", objPath, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != p.Oid {
+		f.Close()
+		return nil, &DamagedLFSError{Oid: p.Oid, Got: got, Path: objPath}
+	}
 	return f, nil
+}
+
+// DamagedLFSError means the local LFS store holds an object whose content
+// does not hash to its oid.
+type DamagedLFSError struct {
+	Oid  string // the oid the pointer names
+	Got  string // what the stored content hashes to
+	Path string // the object file
+}
+
+// Error names the object and says how to replace it.
+func (e *DamagedLFSError) Error() string {
+	return fmt.Sprintf("the Git LFS object %s in the local store is damaged: its content hashes to %s; delete %s, then fetch it again with `git lfs pull` (or stage the file again with `git add` if it was never pushed)", e.Oid, e.Got, e.Path)
 }
 
 // bufferedReadCloser reads through a bufio.Reader and closes the source.
