@@ -69,6 +69,7 @@ func testRepo(t *testing.T) string {
 func summary(t *testing.T, req Request) (string, error) {
 	t.Helper()
 	var sb strings.Builder
+	req.Note = func(file, reason string) { _ = WriteNote(&sb, file, reason) }
 	err := Check(context.Background(), req, func(r *Report, err error) {
 		if err != nil {
 			fmt.Fprintf(&sb, "error: %v\n", err)

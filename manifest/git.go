@@ -85,10 +85,47 @@ func (r *Repo) StagedFiles(ctx context.Context) ([]string, error) {
 	return gitcmd.SplitNUL(out), nil
 }
 
+// ChangedPaths lists every path the index changes relative to HEAD (added,
+// modified, deleted; a rename as its two paths), relative to Top. Without a
+// HEAD (the first commit) every staged path is listed.
+func (r *Repo) ChangedPaths(ctx context.Context) ([]string, error) {
+	out, err := r.git(ctx, nil, "diff", "--cached", "--name-only", "--no-renames", "-z")
+	if err != nil {
+		return nil, err
+	}
+	return gitcmd.SplitNUL(out), nil
+}
+
+// HeadAttributes reads the manifest-* attributes paths have in HEAD, from
+// the .gitattributes files HEAD holds, through a temporary index (git
+// check-attr --source needs Git 2.40). It reports false when there is no
+// HEAD yet.
+func (r *Repo) HeadAttributes(ctx context.Context, paths []string) (map[string]map[string]string, bool, error) {
+	if _, err := r.git(ctx, nil, "rev-parse", "--verify", "--quiet", "HEAD^{tree}"); err != nil {
+		return nil, false, nil
+	}
+	tmp, err := os.MkdirTemp("", "datalfs-head-index-")
+	if err != nil {
+		return nil, false, err
+	}
+	defer os.RemoveAll(tmp)
+	env := []string{"GIT_INDEX_FILE=" + filepath.Join(tmp, "index")}
+	if _, err := (gitcmd.Cmd{Dir: r.Top, Env: env}).Output(ctx, "read-tree", "HEAD"); err != nil {
+		return nil, false, err
+	}
+	attrs, err := r.attributes(ctx, env, paths, true)
+	return attrs, true, err
+}
+
 // Attributes reads the manifest-* attributes of paths (relative to Top) in
 // one git check-attr call. With cached, .gitattributes files are read from
 // the index, as they will be committed.
 func (r *Repo) Attributes(ctx context.Context, paths []string, cached bool) (map[string]map[string]string, error) {
+	return r.attributes(ctx, nil, paths, cached)
+}
+
+// attributes runs git check-attr with env added to its environment.
+func (r *Repo) attributes(ctx context.Context, env []string, paths []string, cached bool) (map[string]map[string]string, error) {
 	res := make(map[string]map[string]string, len(paths))
 	if len(paths) == 0 {
 		return res, nil
@@ -103,7 +140,7 @@ func (r *Repo) Attributes(ctx context.Context, paths []string, cached bool) (map
 		in.WriteString(p)
 		in.WriteByte(0)
 	}
-	out, err := r.git(ctx, in.Bytes(), args...)
+	out, err := gitcmd.Cmd{Dir: r.Top, Env: env, Stdin: in.Bytes()}.Output(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
