@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 )
 
 // Request says which manifests to check and how.
