@@ -55,6 +55,7 @@ func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Sc
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
+	c.UseRegexpEngine(compileECMA)
 	c.UseLoader(loaderFunc(func(u string) (any, error) {
 		pu, err := url.Parse(u)
 		if err != nil {
@@ -88,7 +89,7 @@ func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Sc
 	}
 	s := &Schema{Path: path, Digest: hex.EncodeToString(h.Sum(nil)), sch: sch}
 	if rootDoc != nil {
-		s.fast = newFastSchema(rootDoc)
+		s.fast = newFastSchema(ecmaDoc(rootDoc))
 	}
 	return s, nil
 }
@@ -108,9 +109,33 @@ func schemaErrorText(err error, name func(string) string) string {
 	}
 	var ve *jsonschema.SchemaValidationError
 	if errors.As(err, &ve) {
+		var verr *jsonschema.ValidationError
+		if errors.As(ve.Err, &verr) {
+			if at, msg := badRegexp(verr); msg != "" {
+				return "not a valid schema: at " + at + ": " + msg
+			}
+		}
 		return "not a valid schema: " + strings.ReplaceAll(ve.Err.Error(), "\n", "; ")
 	}
+	var re *jsonschema.InvalidRegexError
+	if errors.As(err, &re) {
+		return "not a valid schema: " + re.Err.Error()
+	}
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// badRegexp finds, in the metaschema's verdict on a schema, a pattern that
+// does not compile, and returns where it is and why.
+func badRegexp(e *jsonschema.ValidationError) (at, msg string) {
+	if f, ok := e.ErrorKind.(*kind.Format); ok && f.Want == "regex" && f.Err != nil {
+		return "/" + strings.Join(e.InstanceLocation, "/"), f.Err.Error()
+	}
+	for _, c := range e.Causes {
+		if at, msg := badRegexp(c); msg != "" {
+			return at, msg
+		}
+	}
+	return "", ""
 }
 
 type loaderFunc func(url string) (any, error)

@@ -1,0 +1,195 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// JSON Schema's `pattern` and `patternProperties` are ECMA-262 regular
+// expressions; datalfs runs them with Go's regexp (RE2). ecmaToGo rewrites
+// the constructs whose meaning differs so that a pattern matches what it
+// matches in JavaScript, and refuses, with a message saying what to write
+// instead, those RE2 cannot run (lookaround, backreferences). See
+// docs/manifest-schemas.md.
+
+// ecmaSpace is ECMA-262's WhiteSpace and LineTerminator: what \s matches
+// there. Go's \s is only [\t\n\f\r ].
+const ecmaSpace = `\t\n\v\f\r \x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{feff}`
+
+// ecmaDot is what `.` matches in ECMA-262 without the s flag: anything but a
+// line terminator. Go's `.` only leaves out \n.
+const ecmaDot = `[^\n\r\x{2028}\x{2029}]`
+
+// ErrUnsupportedRegexp is wrapped by the error for a pattern that uses an
+// ECMA-262 construct Go's regexp cannot run.
+var ErrUnsupportedRegexp = errors.New("not supported by Go's regular expressions (RE2)")
+
+// ecmaToGo translates an ECMA-262 pattern to Go regexp syntax.
+func ecmaToGo(pat string) (string, error) {
+	var sb strings.Builder
+	inClass := false
+	for i := 0; i < len(pat); i++ {
+		c := pat[i]
+		switch {
+		case c == '\\' && i+1 < len(pat):
+			e := pat[i+1]
+			i++
+			switch {
+			case e == 's' && inClass:
+				sb.WriteString(ecmaSpace)
+			case e == 's':
+				sb.WriteString("[" + ecmaSpace + "]")
+			case e == 'S' && inClass:
+				return "", fmt.Errorf("\\S inside a character class is %w; write an alternative instead, as in (?:\\S|[...])", ErrUnsupportedRegexp)
+			case e == 'S':
+				sb.WriteString("[^" + ecmaSpace + "]")
+			case e == 'u' && i+4 < len(pat) && isHex(pat[i+1:i+5]):
+				sb.WriteString(`\x{` + pat[i+1:i+5] + `}`)
+				i += 4
+			case e >= '1' && e <= '9' && !inClass:
+				return "", fmt.Errorf("the backreference \\%c is %w; match the text itself or check it outside the schema", e, ErrUnsupportedRegexp)
+			case e == 'k' && i+1 < len(pat) && pat[i+1] == '<':
+				return "", fmt.Errorf("the backreference \\k<...> is %w", ErrUnsupportedRegexp)
+			default:
+				sb.WriteByte('\\')
+				sb.WriteByte(e)
+			}
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+			sb.WriteByte(c)
+		case c == '[':
+			inClass = true
+			sb.WriteByte(c)
+			// A ']' right after '[' or '[^' is a literal in Go but closes
+			// an empty class in ECMA-262; copy the '^' and let Go judge.
+			if i+1 < len(pat) && pat[i+1] == '^' {
+				sb.WriteByte('^')
+				i++
+			}
+		case c == '.':
+			sb.WriteString(ecmaDot)
+		case c == '(' && strings.HasPrefix(pat[i:], "(?="), c == '(' && strings.HasPrefix(pat[i:], "(?!"):
+			return "", fmt.Errorf("lookahead %s...) is %w; write the condition as a separate schema keyword (not, allOf) or spell out what may follow", pat[i:i+3], ErrUnsupportedRegexp)
+		case c == '(' && (strings.HasPrefix(pat[i:], "(?<=") || strings.HasPrefix(pat[i:], "(?<!")):
+			return "", fmt.Errorf("lookbehind %s...) is %w; write the condition as a separate schema keyword (not, allOf) or spell out what may precede", pat[i:i+4], ErrUnsupportedRegexp)
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String(), nil
+}
+
+// ecmaRegexp is a pattern compiled from its ECMA-262 source; it prints as
+// the source, so that messages quote the schema.
+type ecmaRegexp struct {
+	*regexp.Regexp
+	src string
+}
+
+// String returns the pattern as the schema wrote it.
+func (r ecmaRegexp) String() string { return r.src }
+
+// compileECMA compiles an ECMA-262 pattern for the schema library.
+func compileECMA(pat string) (jsonschema.Regexp, error) {
+	re, err := compilePattern(pat)
+	if err != nil {
+		return nil, err
+	}
+	return ecmaRegexp{re, pat}, nil
+}
+
+// compilePattern compiles an ECMA-262 pattern to the Go regexp that runs it.
+func compilePattern(pat string) (*regexp.Regexp, error) {
+	goPat, err := ecmaToGo(pat)
+	if err != nil {
+		return nil, fmt.Errorf("pattern %q: %w", pat, err)
+	}
+	re, err := regexp.Compile(goPat)
+	if err != nil {
+		return nil, fmt.Errorf("pattern %q: %w", pat, err)
+	}
+	return re, nil
+}
+
+// schemaKeywords are the keywords whose values are schemas (or maps or
+// arrays of schemas) that ecmaDoc descends into; const, enum, examples and
+// default hold data, not schemas, and are left alone.
+var schemaKeywords = map[string]bool{
+	"properties": true, "patternProperties": true, "additionalProperties": true,
+	"items": true, "prefixItems": true, "additionalItems": true, "contains": true,
+	"allOf": true, "anyOf": true, "oneOf": true, "not": true, "if": true, "then": true, "else": true,
+	"$defs": true, "definitions": true, "dependentSchemas": true, "propertyNames": true,
+	"unevaluatedProperties": true, "unevaluatedItems": true, "contentSchema": true,
+}
+
+// ecmaDoc returns a copy of a schema document with every pattern and
+// patternProperties key rewritten to the Go syntax the library compiles it
+// to, for the fast path, which compiles patterns with regexp.Compile: so
+// both paths run the same regular expressions. A pattern that does not
+// translate is left as it is (the library has refused the schema then).
+func ecmaDoc(doc any) any {
+	return ecmaSchema(doc, 0)
+}
+
+func ecmaSchema(v any, depth int) any {
+	m, ok := v.(map[string]any)
+	if !ok || depth > maxDepth {
+		return v
+	}
+	out := make(map[string]any, len(m))
+	for k, val := range m {
+		switch {
+		case k == "pattern":
+			if s, ok := val.(string); ok {
+				if g, err := ecmaToGo(s); err == nil {
+					val = g
+				}
+			}
+		case k == "patternProperties":
+			if pm, ok := val.(map[string]any); ok {
+				np := make(map[string]any, len(pm))
+				for p, sub := range pm {
+					if g, err := ecmaToGo(p); err == nil {
+						p = g
+					}
+					np[p] = ecmaSchema(sub, depth+1)
+				}
+				val = np
+			}
+		case schemaKeywords[k]:
+			val = ecmaSubschemas(k, val, depth+1)
+		}
+		out[k] = val
+	}
+	return out
+}
+
+// ecmaSubschemas rewrites the schemas a keyword holds: one, an array of
+// them, or (properties, $defs, ...) a map of them.
+func ecmaSubschemas(keyword string, v any, depth int) any {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = ecmaSchema(s, depth)
+		}
+		return out
+	case map[string]any:
+		switch keyword {
+		case "properties", "$defs", "definitions", "dependentSchemas":
+			out := make(map[string]any, len(x))
+			for name, s := range x {
+				out[name] = ecmaSchema(s, depth)
+			}
+			return out
+		}
+		return ecmaSchema(x, depth)
+	}
+	return v
+}
