@@ -47,6 +47,9 @@ func ecmaToGo(pat string) (string, error) {
 				return "", fmt.Errorf("\\S inside a character class is %w; write an alternative instead, as in (?:\\S|[...])", ErrUnsupportedRegexp)
 			case e == 'S':
 				sb.WriteString("[^" + ecmaSpace + "]")
+			case e == 'c' && i+1 < len(pat) && isASCIILetter(pat[i+1]):
+				fmt.Fprintf(&sb, `\x%02x`, pat[i+1]%32) // a control character
+				i++
 			case e == 'u' && i+4 < len(pat) && isHex(pat[i+1:i+5]):
 				sb.WriteString(`\x{` + pat[i+1:i+5] + `}`)
 				i += 4
@@ -84,6 +87,8 @@ func ecmaToGo(pat string) (string, error) {
 	}
 	return sb.String(), nil
 }
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // ecmaRegexp is a pattern compiled from its ECMA-262 source; it prints as
 // the source, so that messages quote the schema.

@@ -18,6 +18,7 @@ func TestECMAToGo(t *testing.T) {
 		{`\u00e9`, `\x{00e9}`},
 		{`(?<year>\d{4})`, `(?<year>\d{4})`},
 		{`[\]s]`, `[\]s]`},
+		{`^\cC$`, `^\x03$`},
 	} {
 		got, err := ecmaToGo(tt.in)
 		if err != nil || got != tt.want {
