@@ -112,6 +112,9 @@ func Check(ctx context.Context, req Request, report func(*Report, error)) error 
 	return checkAll(ctx, repo, targets, schemas, req, report)
 }
 
+// checkFile validates one manifest; tests intercept it.
+var checkFile = checkOne
+
 // fileParallelism is how many manifests are validated at once; each one
 // also spreads its records over Options.Jobs workers.
 var fileParallelism = runtime.GOMAXPROCS(0)
@@ -158,7 +161,7 @@ func checkAll(ctx context.Context, repo *Repo, targets []target, schemas *schema
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				rep, err := checkOne(ctx, repo, t, schs[i], req)
+				rep, err := checkFile(ctx, repo, t, schs[i], req)
 				results[i] <- outcome{rep, err}
 			}()
 		}

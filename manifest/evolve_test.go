@@ -1,7 +1,9 @@
 package manifest
 
 import (
+	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,10 +34,11 @@ func evolveRepo(t *testing.T) string {
 // saying why; a change only in the working tree does not count.
 func TestCheckStagedSchemaChange(t *testing.T) {
 	tests := []struct {
-		name  string
-		files map[string]string // written and staged
-		wtree map[string]string // written, not staged
-		want  string
+		name   string
+		files  map[string]string // written and staged
+		wtree  map[string]string // written, not staged
+		remove []string          // removed with git rm
+		want   string
 	}{
 		{
 			name:  "schema narrowed",
@@ -85,6 +88,14 @@ func TestCheckStagedSchemaChange(t *testing.T) {
 				"data/b.jsonl: 1 record, no problems [schemas/label.json]\n",
 		},
 		{
+			name:   "referenced schema deleted",
+			remove: []string{"schemas/defs.json"},
+			want: "data/a.jsonl: not staged, checked because schemas/defs.json changed\n" +
+				"error: data/a.jsonl: schema schemas/label.json: cannot load schemas/defs.json: no such file\n" +
+				"data/b.jsonl: not staged, checked because schemas/defs.json changed\n" +
+				"error: data/b.jsonl: schema schemas/label.json: cannot load schemas/defs.json: no such file\n",
+		},
+		{
 			name:  "working tree only",
 			wtree: map[string]string{"schemas/defs.json": `{"$defs": {"label": {"type": "string"}}}`, ".gitattributes": ""},
 			want:  "",
@@ -102,6 +113,9 @@ func TestCheckStagedSchemaChange(t *testing.T) {
 				write(t, filepath.Join(dir, name), content)
 				gitIn(t, dir, "add", name)
 			}
+			for _, name := range tt.remove {
+				gitIn(t, dir, "rm", "-q", name)
+			}
 			for name, content := range tt.wtree {
 				write(t, filepath.Join(dir, name), content)
 			}
@@ -113,5 +127,39 @@ func TestCheckStagedSchemaChange(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestCheckFilesInParallel: the manifests a schema change makes Check
+// recheck are validated at the same time, and reported in order. Each
+// check waits until all have started, so a Check that ran them one after
+// the other would never return.
+func TestCheckFilesInParallel(t *testing.T) {
+	dir := evolveRepo(t)
+	write(t, filepath.Join(dir, "schemas/defs.json"), `{"$defs": {"label": {"type": "integer"}}}`)
+	gitIn(t, dir, "add", "schemas/defs.json")
+
+	const n = 2 // data/a.jsonl and data/b.jsonl
+	defer func(p int, f func(context.Context, *Repo, target, *Schema, Request) (*Report, error)) {
+		fileParallelism, checkFile = p, f
+	}(fileParallelism, checkFile)
+	fileParallelism = n
+	var started sync.WaitGroup
+	started.Add(n)
+	checkFile = func(ctx context.Context, repo *Repo, tg target, sch *Schema, req Request) (*Report, error) {
+		started.Done()
+		started.Wait()
+		return checkOne(ctx, repo, tg, sch, req)
+	}
+	got, err := summary(t, Request{Dir: dir, Staged: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "data/a.jsonl: not staged, checked because schemas/defs.json changed\n" +
+		"data/a.jsonl: 2 records, no problems [schemas/label.json]\n" +
+		"data/b.jsonl: not staged, checked because schemas/defs.json changed\n" +
+		"data/b.jsonl: 1 record, no problems [schemas/label.json]\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
