@@ -127,3 +127,30 @@ func TestValidateCSVTyped(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateCSVEmptyNull: an empty cell is null in a column whose schema
+// allows null (the pydantic Optional field, required but nullable), and
+// absent in the others, on both paths.
+func TestValidateCSVEmptyNull(t *testing.T) {
+	// Remove this skip with the three-line change to validate.go (owned by
+	// the fast-path work) that hands empty cells of nullable columns to
+	// typeCell and writes a nil cell as null in rowJSON.
+	t.Skip("waits for validate.go: empty cells of nullable columns must reach typeCell")
+	sch := compileText(t, `{"type": "object", "required": ["id", "score"],
+	  "properties": {"id": {"type": "integer"}, "score": {"anyOf": [{"type": "integer"}, {"type": "null"}]}, "tag": {"type": "string"}}}`)
+	csv := "id,score,tag\n1,,\n2,5,x\n,,y\n"
+	for _, noFast := range []bool{false, true} {
+		rep, err := Validate(context.Background(), strings.NewReader(csv), "t.csv", sch, Config{}, Options{NoFastPath: noFast})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range rep.Shown {
+			got = append(got, p.String())
+		}
+		want := []string{`4: (record): missing property 'id'`}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Validate(NoFastPath=%v) problems (-want +got):\n%s", noFast, diff)
+		}
+	}
+}
