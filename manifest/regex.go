@@ -30,8 +30,9 @@ var ErrUnsupportedRegexp = errors.New("not supported by Go's regular expressions
 
 // ecmaToGo translates an ECMA-262 pattern to Go regexp syntax.
 func ecmaToGo(pat string) (string, error) {
-	var sb strings.Builder
-	inClass := false
+	var sb, cls strings.Builder // the pattern; the character class being read
+	out := &sb
+	inClass, negated, nonSpace := false, false, false
 	for i := 0; i < len(pat); i++ {
 		c := pat[i]
 		switch {
@@ -40,41 +41,61 @@ func ecmaToGo(pat string) (string, error) {
 			i++
 			switch {
 			case e == 's' && inClass:
-				sb.WriteString(ecmaSpace)
+				out.WriteString(ecmaSpace)
 			case e == 's':
-				sb.WriteString("[" + ecmaSpace + "]")
+				out.WriteString("[" + ecmaSpace + "]")
+			case e == 'S' && inClass && negated:
+				return "", fmt.Errorf("\\S inside a negated character class is %w; write the class without it", ErrUnsupportedRegexp)
 			case e == 'S' && inClass:
-				return "", fmt.Errorf("\\S inside a character class is %w; write an alternative instead, as in (?:\\S|[...])", ErrUnsupportedRegexp)
+				nonSpace = true // [a\S] is (?:[a]|\S), written when the class ends
 			case e == 'S':
-				sb.WriteString("[^" + ecmaSpace + "]")
+				out.WriteString("[^" + ecmaSpace + "]")
 			case e == 'c' && i+1 < len(pat) && isASCIILetter(pat[i+1]):
-				fmt.Fprintf(&sb, `\x%02x`, pat[i+1]%32) // a control character
+				fmt.Fprintf(out, `\x%02x`, pat[i+1]%32) // a control character
 				i++
 			case e == 'u' && i+4 < len(pat) && isHex(pat[i+1:i+5]):
-				sb.WriteString(`\x{` + pat[i+1:i+5] + `}`)
+				out.WriteString(`\x{` + pat[i+1:i+5] + `}`)
 				i += 4
 			case e >= '1' && e <= '9' && !inClass:
 				return "", fmt.Errorf("the backreference \\%c is %w; match the text itself or check it outside the schema", e, ErrUnsupportedRegexp)
 			case e == 'k' && i+1 < len(pat) && pat[i+1] == '<':
 				return "", fmt.Errorf("the backreference \\k<...> is %w", ErrUnsupportedRegexp)
 			default:
-				sb.WriteByte('\\')
-				sb.WriteByte(e)
+				out.WriteByte('\\')
+				out.WriteByte(e)
+			}
+		case inClass && c == ']':
+			inClass, out = false, &sb
+			body := cls.String()
+			switch {
+			case nonSpace && body == "":
+				sb.WriteString("[^" + ecmaSpace + "]")
+			case nonSpace:
+				sb.WriteString("(?:[" + body + "]|[^" + ecmaSpace + "])")
+			case negated:
+				sb.WriteString("[^" + body + "]")
+			default:
+				sb.WriteString("[" + body + "]")
 			}
 		case inClass:
-			if c == ']' {
-				inClass = false
-			}
-			sb.WriteByte(c)
+			out.WriteByte(c)
 		case c == '[':
-			inClass = true
-			sb.WriteByte(c)
-			// A ']' right after '[' or '[^' is a literal in Go but closes
-			// an empty class in ECMA-262; copy the '^' and let Go judge.
-			if i+1 < len(pat) && pat[i+1] == '^' {
-				sb.WriteByte('^')
+			negated = i+1 < len(pat) && pat[i+1] == '^'
+			if negated {
 				i++
 			}
+			if i+1 < len(pat) && pat[i+1] == ']' {
+				// ECMA-262's empty classes: [] matches nothing, [^] anything.
+				if negated {
+					sb.WriteString(`(?s:.)`)
+				} else {
+					sb.WriteString(`[^\x00-\x{10FFFF}]`)
+				}
+				i++
+				continue
+			}
+			inClass, nonSpace, out = true, false, &cls
+			cls.Reset()
 		case c == '.':
 			sb.WriteString(ecmaDot)
 		case c == '(' && strings.HasPrefix(pat[i:], "(?="), c == '(' && strings.HasPrefix(pat[i:], "(?!"):
@@ -84,6 +105,14 @@ func ecmaToGo(pat string) (string, error) {
 		default:
 			sb.WriteByte(c)
 		}
+	}
+	if inClass {
+		// Unterminated: hand Go the text as written, for its own error.
+		sb.WriteByte('[')
+		if negated {
+			sb.WriteByte('^')
+		}
+		sb.WriteString(cls.String())
 	}
 	return sb.String(), nil
 }

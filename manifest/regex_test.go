@@ -19,6 +19,11 @@ func TestECMAToGo(t *testing.T) {
 		{`(?<year>\d{4})`, `(?<year>\d{4})`},
 		{`[\]s]`, `[\]s]`},
 		{`^\cC$`, `^\x03$`},
+		{`[\s\S]`, `(?:[` + ecmaSpace + `]|[^` + ecmaSpace + `])`},
+		{`[\S]+`, `[^` + ecmaSpace + `]+`},
+		{`[^]`, `(?s:.)`},
+		{`a[]`, `a[^\x00-\x{10FFFF}]`},
+		{`[^a-c]`, `[^a-c]`},
 	} {
 		got, err := ecmaToGo(tt.in)
 		if err != nil || got != tt.want {
@@ -82,7 +87,7 @@ func TestPatternUnsupported(t *testing.T) {
 		{`{"properties": {"a": {"pattern": "(?<!x)y"}}}`, `lookbehind (?<!...) is not supported`},
 		{`{"properties": {"a": {"pattern": "(a)\\1"}}}`, `the backreference \1 is not supported`},
 		{`{"patternProperties": {"(?<=a)b": {}}}`, `lookbehind (?<=...) is not supported`},
-		{`{"properties": {"a": {"pattern": "[\\S]"}}}`, `\S inside a character class is not supported`},
+		{`{"properties": {"a": {"pattern": "[^\\S]"}}}`, `\S inside a negated character class is not supported`},
 	} {
 		_, err := CompileSchema("s.json", func(string) ([]byte, error) { return []byte(tt.schema), nil })
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
