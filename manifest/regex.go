@@ -151,79 +151,74 @@ func compilePattern(pat string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-// schemaKeywords are the keywords whose values are schemas (or maps or
-// arrays of schemas) that ecmaDoc descends into; const, enum, examples and
-// default hold data, not schemas, and are left alone.
-var schemaKeywords = map[string]bool{
-	"properties": true, "patternProperties": true, "additionalProperties": true,
-	"items": true, "prefixItems": true, "additionalItems": true, "contains": true,
-	"allOf": true, "anyOf": true, "oneOf": true, "not": true, "if": true, "then": true, "else": true,
-	"$defs": true, "definitions": true, "dependentSchemas": true, "propertyNames": true,
-	"unevaluatedProperties": true, "unevaluatedItems": true, "contentSchema": true,
+// dataKeywords hold instance data, not schemas: a "pattern" inside them is
+// not a regular expression.
+var dataKeywords = map[string]bool{"const": true, "enum": true, "examples": true, "default": true}
+
+// nameKeywords map names (of properties, definitions, ...) to schemas.
+var nameKeywords = map[string]bool{
+	"properties": true, "patternProperties": true, "$defs": true, "definitions": true,
+	"dependentSchemas": true, "dependencies": true,
 }
 
 // ecmaDoc returns a copy of a schema document with every pattern and
 // patternProperties key rewritten to the Go syntax the library compiles it
 // to, for the fast path, which compiles patterns with regexp.Compile: so
-// both paths run the same regular expressions. A pattern that does not
-// translate is left as it is (the library has refused the schema then).
+// both paths run the same regular expressions. It descends into every
+// keyword but the data ones, so that a $ref into an unknown keyword finds
+// rewritten patterns too. A pattern that does not translate is left as it
+// is (the library has refused the schema then).
 func ecmaDoc(doc any) any {
 	return ecmaSchema(doc, 0)
 }
 
 func ecmaSchema(v any, depth int) any {
-	m, ok := v.(map[string]any)
-	if !ok || depth > maxDepth {
+	if depth > maxDepth {
 		return v
 	}
-	out := make(map[string]any, len(m))
-	for k, val := range m {
-		switch {
-		case k == "pattern":
-			if s, ok := val.(string); ok {
-				if g, err := ecmaToGo(s); err == nil {
-					val = g
-				}
-			}
-		case k == "patternProperties":
-			if pm, ok := val.(map[string]any); ok {
-				np := make(map[string]any, len(pm))
-				for p, sub := range pm {
-					if g, err := ecmaToGo(p); err == nil {
-						p = g
-					}
-					np[p] = ecmaSchema(sub, depth+1)
-				}
-				val = np
-			}
-		case schemaKeywords[k]:
-			val = ecmaSubschemas(k, val, depth+1)
-		}
-		out[k] = val
-	}
-	return out
-}
-
-// ecmaSubschemas rewrites the schemas a keyword holds: one, an array of
-// them, or (properties, $defs, ...) a map of them.
-func ecmaSubschemas(keyword string, v any, depth int) any {
 	switch x := v.(type) {
 	case []any:
 		out := make([]any, len(x))
 		for i, s := range x {
-			out[i] = ecmaSchema(s, depth)
+			out[i] = ecmaSchema(s, depth+1)
 		}
 		return out
 	case map[string]any:
-		switch keyword {
-		case "properties", "$defs", "definitions", "dependentSchemas":
-			out := make(map[string]any, len(x))
-			for name, s := range x {
-				out[name] = ecmaSchema(s, depth)
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			switch {
+			case dataKeywords[k]:
+			case k == "pattern":
+				if s, ok := val.(string); ok {
+					val = ecmaPattern(s)
+				} else {
+					val = ecmaSchema(val, depth+1)
+				}
+			case nameKeywords[k]:
+				if m, ok := val.(map[string]any); ok {
+					nm := make(map[string]any, len(m))
+					for name, sub := range m {
+						if k == "patternProperties" {
+							name = ecmaPattern(name)
+						}
+						nm[name] = ecmaSchema(sub, depth+1)
+					}
+					val = nm
+				}
+			default:
+				val = ecmaSchema(val, depth+1)
 			}
-			return out
+			out[k] = val
 		}
-		return ecmaSchema(x, depth)
+		return out
 	}
 	return v
+}
+
+// ecmaPattern is pat in Go syntax, or pat itself when it does not translate.
+func ecmaPattern(pat string) string {
+	if g, err := ecmaToGo(pat); err == nil {
+		return g
+	}
+	return pat
 }

@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -96,5 +97,28 @@ func TestPatternUnsupported(t *testing.T) {
 	}
 	if _, err := ecmaToGo("(?=x)"); !errors.Is(err, ErrUnsupportedRegexp) {
 		t.Errorf("ecmaToGo(lookahead) = %v, want ErrUnsupportedRegexp", err)
+	}
+}
+
+// TestECMADoc: the fast path's copy of a schema has every pattern rewritten,
+// wherever it sits, except inside data keywords.
+func TestECMADoc(t *testing.T) {
+	doc, err := parseJSON([]byte(`{
+	  "properties": {"enum": {"pattern": "\\s"}, "a": {"items": [{"pattern": "\\s"}]}},
+	  "patternProperties": {"^\\s": {"pattern": "\\s"}},
+	  "components": {"x": {"pattern": "\\s"}},
+	  "const": {"pattern": "\\s"},
+	  "enum": [{"pattern": "\\s"}]
+	}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(ecmaDoc(doc))
+	sp := strings.ReplaceAll(strings.ReplaceAll(`"[`+ecmaSpace+`]"`, `\`, `\\`), "\t", `\t`)
+	want := `{"components":{"x":{"pattern":` + sp + `}},"const":{"pattern":"\\s"},"enum":[{"pattern":"\\s"}],` +
+		`"patternProperties":{"^` + sp[1:] + `:{"pattern":` + sp + `}},` +
+		`"properties":{"a":{"items":[{"pattern":` + sp + `}]},"enum":{"pattern":` + sp + `}}}`
+	if string(got) != want {
+		t.Errorf("ecmaDoc =\n%s\nwant\n%s", got, want)
 	}
 }
