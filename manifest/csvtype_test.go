@@ -128,6 +128,19 @@ func TestValidateCSVTyped(t *testing.T) {
 	}
 }
 
+// TestValidateCSVBadHeader: a header that is not valid UTF-8 stops the file.
+func TestValidateCSVBadHeader(t *testing.T) {
+	sch := compileText(t, csvSchema)
+	rep, err := Validate(context.Background(), strings.NewReader("id,\xfe\n1,2\n"), "t.csv", sch, Config{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "1:4: CSV header column 2 holds invalid UTF-8 byte 0xfe at byte 1"
+	if len(rep.Shown) != 1 || rep.Shown[0].String() != want || !rep.Malformed {
+		t.Errorf("Validate = %v (malformed %v), want [%s], malformed", rep.Shown, rep.Malformed, want)
+	}
+}
+
 // TestValidateCSVEmptyNull: an empty cell is null in a column whose schema
 // allows null (the pydantic Optional field, required but nullable), and
 // absent in the others, on both paths.

@@ -163,3 +163,26 @@ func TestCheckFilesInParallel(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// TestCheckStagedNamedFiles: as the pre-commit framework runs it, with the
+// staged files named (a schema among them, skipped as unmapped), the
+// manifests the schema change affects are checked too.
+func TestCheckStagedNamedFiles(t *testing.T) {
+	dir := evolveRepo(t)
+	write(t, filepath.Join(dir, "schemas/label.json"), `{"type": "object", "required": ["label", "source"]}`)
+	gitIn(t, dir, "add", "schemas/label.json")
+	got, err := summary(t, Request{Dir: dir, Staged: true, SkipUnmapped: true, Files: []string{"schemas/label.json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "data/a.jsonl: not staged, checked because schemas/label.json changed\n" +
+		"data/a.jsonl:1: (record): missing property 'source'\n" +
+		"data/a.jsonl:2: (record): missing property 'source'\n" +
+		"data/a.jsonl: 2 records, 2 problems in 2 records [schemas/label.json]\n" +
+		"data/b.jsonl: not staged, checked because schemas/label.json changed\n" +
+		"data/b.jsonl:1: (record): missing property 'source'\n" +
+		"data/b.jsonl: 1 record, 1 problem in 1 record [schemas/label.json]\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
