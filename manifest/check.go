@@ -134,14 +134,14 @@ func checkAll(ctx context.Context, repo *Repo, targets []target, schemas *schema
 			schs[i], targets[i].err = c.sch, c.err
 		}
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: no check outlives Check
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make([]chan outcome, len(targets))
 	for i := range results {
 		results[i] = make(chan outcome, 1)
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	sem := make(chan struct{}, max(1, fileParallelism))
 	wg.Add(1)
 	go func() {
