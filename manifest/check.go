@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Request says which manifests to check and how.
@@ -30,6 +32,11 @@ type Request struct {
 	Override Config
 	// Options tune the validation of each file.
 	Options Options
+	// Note, when set, is called just before the report of a manifest that
+	// Staged checks although it is not staged, with the reason: a staged
+	// change to its schema, to a schema that schema refers to, or to the
+	// .gitattributes lines that map it.
+	Note func(file, reason string)
 }
 
 // ConfigError is a problem with configuration or input that stops a file
@@ -58,6 +65,9 @@ type target struct {
 	rel     string // path relative to the repository top, "" outside one
 	cfg     Config
 	err     error
+	// reason says why a manifest that is not staged is checked with
+	// --staged ("schemas/label.json changed"); "" for the others.
+	reason string
 }
 
 // Check validates the manifests the request names, calling report for each
@@ -91,37 +101,84 @@ func Check(ctx context.Context, req Request, report func(*Report, error)) error 
 	if err != nil {
 		return err
 	}
-	schemas := map[string]*Schema{}
-	schemaErrs := map[string]error{}
-	for _, t := range targets {
-		if t.err != nil {
-			report(nil, &ConfigError{File: t.display, Err: t.err})
-			continue
-		}
-		sch, ok := schemas[t.cfg.Schema]
-		if !ok {
-			if err, bad := schemaErrs[t.cfg.Schema]; bad {
-				report(nil, &ConfigError{File: t.display, Err: err})
-				continue
-			}
-			name := func(abs string) string { return displaySchema(repo, dir, abs) }
-			sch, err = compileSchema(t.cfg.Schema, name, schemaReader(ctx, repo, req.Staged))
-			if err != nil {
-				schemaErrs[t.cfg.Schema] = err
-				report(nil, &ConfigError{File: t.display, Err: err})
-				continue
-			}
-			schemas[t.cfg.Schema] = sch
-		}
-		rep, err := checkOne(ctx, repo, t, sch, req)
+	schemas := newSchemaCache(ctx, repo, dir, req.Staged)
+	if req.Staged {
+		extra, err := affectedTargets(ctx, repo, dir, req, targets, schemas)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			return err
+		}
+		targets = append(targets, extra...)
+	}
+	return checkAll(ctx, repo, targets, schemas, req, report)
+}
+
+// checkFile validates one manifest; tests intercept it.
+var checkFile = checkOne
+
+// fileParallelism is how many manifests are validated at once; each one
+// also spreads its records over Options.Jobs workers.
+var fileParallelism = runtime.GOMAXPROCS(0)
+
+// checkAll validates targets, several at a time, and reports each in the
+// order of targets.
+func checkAll(ctx context.Context, repo *Repo, targets []target, schemas *schemaCache, req Request, report func(*Report, error)) error {
+	type outcome struct {
+		rep *Report
+		err error
+	}
+	// Schemas are compiled first, in order, so that each is compiled once.
+	schs := make([]*Schema, len(targets))
+	for i, t := range targets {
+		if t.err == nil {
+			c := schemas.get(t.cfg.Schema)
+			schs[i], targets[i].err = c.sch, c.err
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: no check outlives Check
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]chan outcome, len(targets))
+	for i := range results {
+		results[i] = make(chan outcome, 1)
+	}
+	sem := make(chan struct{}, max(1, fileParallelism))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i, t := range targets {
+			if t.err != nil {
+				results[i] <- outcome{err: t.err}
+				continue
 			}
-			report(nil, &ConfigError{File: t.display, Err: err})
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i] <- outcome{err: ctx.Err()}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				rep, err := checkFile(ctx, repo, t, schs[i], req)
+				results[i] <- outcome{rep, err}
+			}()
+		}
+	}()
+	for i, t := range targets {
+		o := <-results[i]
+		if o.err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if t.reason != "" && req.Note != nil {
+			req.Note(t.display, t.reason)
+		}
+		if o.err != nil {
+			report(nil, &ConfigError{File: t.display, Err: o.err})
 			continue
 		}
-		report(rep, nil)
+		report(o.rep, nil)
 	}
 	return nil
 }
@@ -163,21 +220,6 @@ func checkOne(ctx context.Context, repo *Repo, t target, sch *Schema, req Reques
 	return Validate(ctx, src, t.display, sch, t.cfg, req.Options)
 }
 
-// schemaReader reads schema files from disk or, when staged, from the index
-// (falling back to disk for files that are not in the index).
-func schemaReader(ctx context.Context, repo *Repo, staged bool) ReadFunc {
-	return func(path string) ([]byte, error) {
-		if staged && repo != nil {
-			if rel, err := filepath.Rel(repo.Top, path); err == nil && !strings.HasPrefix(rel, "..") {
-				if data, err := repo.ReadIndexFile(ctx, filepath.ToSlash(rel)); err == nil {
-					return data, nil
-				}
-			}
-		}
-		return os.ReadFile(path)
-	}
-}
-
 // findTargets lists the manifests to check with their configuration.
 func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]target, error) {
 	var targets []target
@@ -194,12 +236,7 @@ func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]ta
 			return nil, err
 		}
 		for _, p := range paths {
-			abs := filepath.Join(repo.Top, filepath.FromSlash(p))
-			disp := p
-			if rel, err := filepath.Rel(dir, abs); err == nil {
-				disp = filepath.ToSlash(rel)
-			}
-			targets = append(targets, target{display: disp, abs: abs, rel: p})
+			targets = append(targets, newTarget(repo, dir, p))
 		}
 	} else {
 		for _, f := range req.Files {
@@ -240,34 +277,54 @@ func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]ta
 			out = append(out, t)
 			continue
 		}
-		cfg, err := configFromAttrs(attrs[t.rel])
-		mapped := cfg.Schema != ""
-		if mapped && repo != nil {
-			cfg.Schema = filepath.Join(repo.Top, filepath.FromSlash(cfg.Schema))
+		if configure(&t, attrs[t.rel], repo, dir, req, discovered) {
+			out = append(out, t)
 		}
-		cfg = merge(cfg, req.Override, dir)
-		switch {
-		case err != nil:
-			t.err = fmt.Errorf("bad .gitattributes: %w", err)
-		case discovered && !mapped:
-			continue // not a manifest
-		case cfg.Schema == "" && req.SkipUnmapped:
-			continue
-		case cfg.Schema == "":
-			t.err = fmt.Errorf("no schema: map it in .gitattributes with `%s manifest-schema=schemas/NAME.json` or pass --schema", gitattrPattern(t))
-		}
-		t.cfg = cfg
-		if t.err == nil {
-			if err := cfg.check(); err != nil {
-				t.err = err
-			}
-		}
-		out = append(out, t)
 	}
 	if discovered {
 		sort.SliceStable(out, func(i, j int) bool { return out[i].rel < out[j].rel })
 	}
 	return out, nil
+}
+
+// newTarget names the file rel (relative to the repository top) as seen
+// from dir.
+func newTarget(repo *Repo, dir, rel string) target {
+	abs := filepath.Join(repo.Top, filepath.FromSlash(rel))
+	disp := rel
+	if r, err := filepath.Rel(dir, abs); err == nil {
+		disp = filepath.ToSlash(r)
+	}
+	return target{display: disp, abs: abs, rel: rel}
+}
+
+// configure sets t's configuration from its attributes and the request's
+// overrides. It reports false when t is to be left out: a discovered file
+// that no attribute maps, or an unmapped one the request skips.
+func configure(t *target, attrs map[string]string, repo *Repo, dir string, req Request, discovered bool) bool {
+	cfg, err := configFromAttrs(attrs)
+	mapped := cfg.Schema != ""
+	if mapped && repo != nil {
+		cfg.Schema = filepath.Join(repo.Top, filepath.FromSlash(cfg.Schema))
+	}
+	cfg = merge(cfg, req.Override, dir)
+	switch {
+	case err != nil:
+		t.err = fmt.Errorf("bad .gitattributes: %w", err)
+	case discovered && !mapped:
+		return false // not a manifest
+	case cfg.Schema == "" && req.SkipUnmapped:
+		return false
+	case cfg.Schema == "":
+		t.err = fmt.Errorf("no schema: map it in .gitattributes with `%s manifest-schema=schemas/NAME.json` or pass --schema", gitattrPattern(*t))
+	}
+	t.cfg = cfg
+	if t.err == nil {
+		if err := cfg.check(); err != nil {
+			t.err = err
+		}
+	}
+	return true
 }
 
 func gitattrPattern(t target) string {

@@ -69,6 +69,7 @@ func testRepo(t *testing.T) string {
 func summary(t *testing.T, req Request) (string, error) {
 	t.Helper()
 	var sb strings.Builder
+	req.Note = func(file, reason string) { _ = WriteNote(&sb, file, reason) }
 	err := Check(context.Background(), req, func(r *Report, err error) {
 		if err != nil {
 			fmt.Fprintf(&sb, "error: %v\n", err)
@@ -256,5 +257,54 @@ func TestCheckStaged(t *testing.T) {
 	got, _ = summary(t, Request{Dir: dir, Staged: true})
 	if got != "" {
 		t.Errorf("with no mapping staged: %q, want nothing checked", got)
+	}
+}
+
+// TestCheckLFSDamaged: a store object of the right size whose content does
+// not hash to its oid is refused before validation, in the working tree and
+// staged, naming the object.
+func TestCheckLFSDamaged(t *testing.T) {
+	dir := testRepo(t)
+	content := "{\"id\": 1}\n{\"id\": 2}\n"
+	oid, pointer := lfsPointer(content)
+	write(t, filepath.Join(dir, "data/a.jsonl"), pointer)
+	gitIn(t, dir, "add", "data/a.jsonl")
+	// Same size, one byte changed: the damaged content is itself a bad manifest.
+	damaged := strings.Replace(content, "2", "x", 1)
+	obj := filepath.Join(dir, ".git/lfs/objects", oid[0:2], oid[2:4], oid)
+	write(t, obj, damaged)
+	for _, req := range []Request{
+		{Dir: dir, Files: []string{"data/a.jsonl"}},
+		{Dir: dir, Staged: true},
+	} {
+		var errs []error
+		err := Check(context.Background(), req, func(r *Report, err error) {
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			t.Errorf("Check(staged=%v) validated %s: %s", req.Staged, r.File, r.Summary())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != 1 {
+			t.Fatalf("Check(staged=%v) errors = %v, want one", req.Staged, errs)
+		}
+		var ce *ConfigError
+		if !errors.As(errs[0], &ce) || ce.File != "data/a.jsonl" {
+			t.Errorf("Check(staged=%v) = %v, want a *ConfigError for data/a.jsonl", req.Staged, errs[0])
+		}
+		for _, want := range []string{"damaged", oid, obj} {
+			if !strings.Contains(errs[0].Error(), want) {
+				t.Errorf("Check(staged=%v) = %q, want it to name %q", req.Staged, errs[0], want)
+			}
+		}
+	}
+	// The intact object validates.
+	write(t, obj, content)
+	got, _ := summary(t, Request{Dir: dir, Staged: true})
+	if !strings.Contains(got, "data/a.jsonl: 2 records, no problems") {
+		t.Errorf("intact object: %q", got)
 	}
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // suiteDir finds the official JSON-Schema-Test-Suite: $JSON_SCHEMA_TEST_SUITE,
-// or ../shared/testdata/JSON-Schema-Test-Suite beside the repository. It is
+// or shared/testdata/JSON-Schema-Test-Suite beside the repository or a
+// directory above it. It is
 // absent from a user's clone, so the test skips then, except in CI.
 func suiteDir(t *testing.T) string {
 	if d := os.Getenv("JSON_SCHEMA_TEST_SUITE"); d != "" {
@@ -19,12 +20,25 @@ func suiteDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The first shared/testdata/JSON-Schema-Test-Suite beside the module or
+	// a directory above it (a git worktree may sit one level deeper).
+	first := ""
+	module := false
 	for d := wd; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(d), "shared", "testdata", "JSON-Schema-Test-Suite")
+			module = true
+		}
+		if module {
+			cand := filepath.Join(filepath.Dir(d), "shared", "testdata", "JSON-Schema-Test-Suite")
+			if first == "" {
+				first = cand
+			}
+			if _, err := os.Stat(cand); err == nil {
+				return cand
+			}
 		}
 		if filepath.Dir(d) == d {
-			return ""
+			return first
 		}
 	}
 }

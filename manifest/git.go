@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -83,10 +85,47 @@ func (r *Repo) StagedFiles(ctx context.Context) ([]string, error) {
 	return gitcmd.SplitNUL(out), nil
 }
 
+// ChangedPaths lists every path the index changes relative to HEAD (added,
+// modified, deleted; a rename as its two paths), relative to Top. Without a
+// HEAD (the first commit) every staged path is listed.
+func (r *Repo) ChangedPaths(ctx context.Context) ([]string, error) {
+	out, err := r.git(ctx, nil, "diff", "--cached", "--name-only", "--no-renames", "-z")
+	if err != nil {
+		return nil, err
+	}
+	return gitcmd.SplitNUL(out), nil
+}
+
+// HeadAttributes reads the manifest-* attributes paths have in HEAD, from
+// the .gitattributes files HEAD holds, through a temporary index (git
+// check-attr --source needs Git 2.40). It reports false when there is no
+// HEAD yet.
+func (r *Repo) HeadAttributes(ctx context.Context, paths []string) (map[string]map[string]string, bool, error) {
+	if _, err := r.git(ctx, nil, "rev-parse", "--verify", "--quiet", "HEAD^{tree}"); err != nil {
+		return nil, false, nil
+	}
+	tmp, err := os.MkdirTemp("", "datalfs-head-index-")
+	if err != nil {
+		return nil, false, err
+	}
+	defer os.RemoveAll(tmp)
+	env := []string{"GIT_INDEX_FILE=" + filepath.Join(tmp, "index")}
+	if _, err := (gitcmd.Cmd{Dir: r.Top, Env: env}).Output(ctx, "read-tree", "HEAD"); err != nil {
+		return nil, false, err
+	}
+	attrs, err := r.attributes(ctx, env, paths, true)
+	return attrs, true, err
+}
+
 // Attributes reads the manifest-* attributes of paths (relative to Top) in
 // one git check-attr call. With cached, .gitattributes files are read from
 // the index, as they will be committed.
 func (r *Repo) Attributes(ctx context.Context, paths []string, cached bool) (map[string]map[string]string, error) {
+	return r.attributes(ctx, nil, paths, cached)
+}
+
+// attributes runs git check-attr with env added to its environment.
+func (r *Repo) attributes(ctx context.Context, env []string, paths []string, cached bool) (map[string]map[string]string, error) {
 	res := make(map[string]map[string]string, len(paths))
 	if len(paths) == 0 {
 		return res, nil
@@ -101,7 +140,7 @@ func (r *Repo) Attributes(ctx context.Context, paths []string, cached bool) (map
 		in.WriteString(p)
 		in.WriteByte(0)
 	}
-	out, err := r.git(ctx, in.Bytes(), args...)
+	out, err := gitcmd.Cmd{Dir: r.Top, Env: env, Stdin: in.Bytes()}.Output(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +236,8 @@ func (e *MissingLFSError) Error() string {
 const pointerCutoff = 1024
 
 // resolveLFS returns src unchanged unless its content is a Git LFS pointer,
-// in which case it opens the object from the local store instead.
+// in which case it opens the object from the local store instead, after
+// checking that its content hashes to the pointer's oid.
 func resolveLFS(ctx context.Context, repo *Repo, src io.ReadCloser) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(src, 4096)
 	head, err := br.Peek(pointerCutoff)
@@ -226,7 +266,35 @@ func resolveLFS(ctx context.Context, repo *Repo, src io.ReadCloser) (io.ReadClos
 		f.Close()
 		return nil, fmt.Errorf("the Git LFS object %s in the local store has %d bytes, the pointer says %d; remove it and run `git lfs pull`", objPath, st.Size(), p.Size)
 	}
+	// The content is hashed before it is validated: a damaged object of the
+	// right size must not be validated as if it were the manifest.
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read the Git LFS object %s: %w", objPath, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != p.Oid {
+		f.Close()
+		return nil, &DamagedLFSError{Oid: p.Oid, Got: got, Path: objPath}
+	}
 	return f, nil
+}
+
+// DamagedLFSError means the local LFS store holds an object whose content
+// does not hash to its oid.
+type DamagedLFSError struct {
+	Oid  string // the oid the pointer names
+	Got  string // what the stored content hashes to
+	Path string // the object file
+}
+
+// Error names the object and says how to replace it.
+func (e *DamagedLFSError) Error() string {
+	return fmt.Sprintf("the Git LFS object %s in the local store is damaged: its content hashes to %s; delete %s, then fetch it again with `git lfs pull` (or stage the file again with `git add` if it was never pushed)", e.Oid, e.Got, e.Path)
 }
 
 // bufferedReadCloser reads through a bufio.Reader and closes the source.

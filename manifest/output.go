@@ -67,6 +67,16 @@ type FileResult struct {
 	Shown      []Problem `json:"shown"`
 	// Error is set when the file could not be checked at all.
 	Error string `json:"error,omitempty"`
+	// Reason says why --staged checked a manifest that is not staged
+	// (Request.Note), as in "schemas/label.json changed".
+	Reason string `json:"reason,omitempty"`
+}
+
+// WriteNote prints why --staged checks a manifest that is not staged, before
+// its report.
+func WriteNote(w io.Writer, file, reason string) error {
+	_, err := fmt.Fprintf(w, "%s: not staged, checked because %s\n", file, reason)
+	return err
 }
 
 // Result converts a report, or the error that stopped a file, to its JSON form.

@@ -55,6 +55,7 @@ func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Sc
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.AssertFormat()
+	c.UseRegexpEngine(compileECMA)
 	c.UseLoader(loaderFunc(func(u string) (any, error) {
 		pu, err := url.Parse(u)
 		if err != nil {
@@ -88,7 +89,7 @@ func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Sc
 	}
 	s := &Schema{Path: path, Digest: hex.EncodeToString(h.Sum(nil)), sch: sch}
 	if rootDoc != nil {
-		s.fast = newFastSchema(rootDoc)
+		s.fast = newFastSchema(ecmaDoc(rootDoc))
 	}
 	return s, nil
 }
@@ -108,9 +109,33 @@ func schemaErrorText(err error, name func(string) string) string {
 	}
 	var ve *jsonschema.SchemaValidationError
 	if errors.As(err, &ve) {
+		var verr *jsonschema.ValidationError
+		if errors.As(ve.Err, &verr) {
+			if at, msg := badRegexp(verr); msg != "" {
+				return "not a valid schema: at " + at + ": " + msg
+			}
+		}
 		return "not a valid schema: " + strings.ReplaceAll(ve.Err.Error(), "\n", "; ")
 	}
+	var re *jsonschema.InvalidRegexError
+	if errors.As(err, &re) {
+		return "not a valid schema: " + re.Err.Error()
+	}
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// badRegexp finds, in the metaschema's verdict on a schema, a pattern that
+// does not compile, and returns where it is and why.
+func badRegexp(e *jsonschema.ValidationError) (at, msg string) {
+	if f, ok := e.ErrorKind.(*kind.Format); ok && f.Want == "regex" && f.Err != nil {
+		return "/" + strings.Join(e.InstanceLocation, "/"), f.Err.Error()
+	}
+	for _, c := range e.Causes {
+		if at, msg := badRegexp(c); msg != "" {
+			return at, msg
+		}
+	}
+	return "", ""
 }
 
 type loaderFunc func(url string) (any, error)
@@ -216,111 +241,4 @@ func newProblem(e *jsonschema.ValidationError, line int, record any, suffix stri
 		}
 	}
 	return p
-}
-
-// fieldKind is how a CSV cell is converted before validation.
-type fieldKind int
-
-const (
-	fieldString fieldKind = iota
-	fieldInteger
-	fieldNumber
-	fieldBoolean
-)
-
-// columnKinds decides, for each CSV column, how its cells are typed: a column
-// whose property schema allows "integer", "number" or "boolean" but not
-// "string" is converted; everything else stays a string.
-func (s *Schema) columnKinds(header []string) []fieldKind {
-	kinds := make([]fieldKind, len(header))
-	root := deref(s.sch)
-	for i, h := range header {
-		types := propertyTypes(root, h)
-		switch {
-		case types["string"] || len(types) == 0:
-			kinds[i] = fieldString
-		case types["integer"] && !types["number"]:
-			kinds[i] = fieldInteger
-		case types["number"]:
-			kinds[i] = fieldNumber
-		case types["boolean"]:
-			kinds[i] = fieldBoolean
-		}
-	}
-	return kinds
-}
-
-// deref follows $ref chains.
-func deref(s *jsonschema.Schema) *jsonschema.Schema {
-	for n := 0; s != nil && s.Ref != nil && n < 32; n++ {
-		s = s.Ref
-	}
-	return s
-}
-
-// propertyTypes collects the types a property's schema declares, looking
-// through $ref and allOf.
-func propertyTypes(root *jsonschema.Schema, name string) map[string]bool {
-	types := map[string]bool{}
-	var visit func(s *jsonschema.Schema, depth int)
-	visit = func(s *jsonschema.Schema, depth int) {
-		s = deref(s)
-		if s == nil || depth > 8 {
-			return
-		}
-		if p, ok := s.Properties[name]; ok {
-			p = deref(p)
-			if p != nil && p.Types != nil {
-				for _, t := range p.Types.ToStrings() {
-					types[t] = true
-				}
-			}
-			if p != nil && p.Types == nil && p.Enum != nil {
-				for _, v := range p.Enum.Values {
-					types[jsonTypeName(v)] = true
-				}
-			}
-		}
-		for _, sub := range s.AllOf {
-			visit(sub, depth+1)
-		}
-	}
-	visit(root, 0)
-	return types
-}
-
-func jsonTypeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	case nil:
-		return "null"
-	default:
-		return "number"
-	}
-}
-
-// typeCell converts one CSV cell; it returns the cell unchanged when it does
-// not parse, so the validator reports the type mismatch with the value.
-func typeCell(k fieldKind, cell string) any {
-	switch k {
-	case fieldInteger, fieldNumber:
-		c := strings.TrimSpace(cell)
-		if c != "" && (c[0] == '-' || (c[0] >= '0' && c[0] <= '9')) {
-			p := parser{data: []byte(c)}
-			if v, err := p.number(); err == nil && p.pos == len(c) {
-				return v
-			}
-		}
-	case fieldBoolean:
-		switch strings.ToLower(strings.TrimSpace(cell)) {
-		case "true":
-			return true
-		case "false":
-			return false
-		}
-	}
-	return cell
 }

@@ -127,6 +127,22 @@ ensure_staticcheck() {
 	STATICCHECK_BIN=$DATALFS_CACHE/bin/staticcheck
 }
 
+# ensure_pre_commit: the pre-commit framework (Debian's package), for the test of the hook that
+# .pre-commit-hooks.yaml publishes. Without root and apt-get it is left missing: that test then
+# skips, or fails under CI=true.
+ensure_pre_commit() {
+	command -v pre-commit >/dev/null 2>&1 && return 0
+	if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		log "installing Debian's pre-commit package with apt-get"
+		# Bounded: a stuck mirror must not hang CI.
+		timeout 300 apt-get update -qq >/dev/null || die "apt-get update failed"
+		DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq --no-install-recommends pre-commit >/dev/null ||
+			die "apt-get could not install pre-commit"
+	else
+		log "warning: pre-commit is not installed and this is not root with apt-get: its test will skip"
+	fi
+}
+
 # ---- a local S3 server --------------------------------------------------------------------------
 
 # random_hex N: N random bytes as hex.

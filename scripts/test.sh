@@ -65,6 +65,7 @@ ensure_old_git_lfs
 ensure_git_lfs
 ensure_versitygw
 ensure_staticcheck
+ensure_pre_commit
 log "git-lfs: $("$GIT_LFS_BIN" version)"
 if [[ -n $OLD_GIT_LFS_BIN ]]; then
 	log "old git-lfs: $("$OLD_GIT_LFS_BIN" version)"

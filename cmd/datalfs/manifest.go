@@ -27,7 +27,9 @@ func manifestValidateCommand() *cli.Command {
 .gitattributes maps it to (manifest-schema=PATH), plus the cross-record
 checks configured there (manifest-id, manifest-ref, manifest-max-bad).
 With no FILE, checks every tracked file that has a schema; with --staged,
-checks what is being committed (the index) instead of the working tree.
+checks what is being committed (the index) instead of the working tree,
+and also every committed manifest that a staged change to its schema, to a
+schema that one refers to ($ref), or to .gitattributes can break.
 Git LFS pointers are read from the local LFS store.
 
 Exit status: 0 clean, 1 problems found, 2 usage or configuration error.`,
@@ -82,6 +84,13 @@ func runManifestValidate(c *cli.Context) error {
 		},
 		Options: manifest.Options{MaxProblems: maxProblems, Jobs: c.Int("jobs")},
 	}
+	reason := ""
+	req.Note = func(file, why string) {
+		reason = why
+		if outFormat == "text" {
+			_ = manifest.WriteNote(c.App.Writer, file, why)
+		}
+	}
 
 	stdout, stderr := c.App.Writer, c.App.ErrWriter
 	code := exitOK
@@ -89,13 +98,17 @@ func runManifestValidate(c *cli.Context) error {
 	var results []manifest.FileResult
 	err = manifest.Check(c.Context, req, func(rep *manifest.Report, err error) {
 		checked++
+		why := reason
+		reason = ""
 		if err != nil {
 			code = exitUsage
 		} else if !rep.OK() && code == exitOK {
 			code = exitProblems
 		}
 		if outFormat == "json" {
-			results = append(results, manifest.Result(rep, err))
+			fr := manifest.Result(rep, err)
+			fr.Reason = why
+			results = append(results, fr)
 			return
 		}
 		if err != nil {
