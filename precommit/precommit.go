@@ -1,6 +1,7 @@
 // Package precommit installs and removes the plain Git pre-commit hook that
-// runs `datalfs manifest validate --staged`, so that a commit with a bad
-// dataset manifest is refused.
+// runs `datalfs manifest validate --staged` and then `datalfs lineage verify
+// --staged`, so that a commit with a bad dataset manifest, or with an output
+// that its lineage record no longer describes, is refused.
 //
 // A pre-commit hook that is already there is kept: it is renamed to
 // pre-commit.datalfs-chained and run first by the datalfs hook, whose exit
@@ -108,8 +109,13 @@ func Script(datalfsPath string) string {
 	sb.WriteString("fi\n")
 	sb.WriteString("\"$datalfs\" manifest validate --staged\n")
 	sb.WriteString("status=$?\n")
+	// Lineage records must still describe the outputs being committed.
+	sb.WriteString("if [ $status -eq 0 ]; then\n")
+	sb.WriteString("\t\"$datalfs\" lineage verify --staged\n")
+	sb.WriteString("\tstatus=$?\n")
+	sb.WriteString("fi\n")
 	sb.WriteString("if [ $status -ne 0 ]; then\n")
-	sb.WriteString("\techo >&2 \"datalfs pre-commit hook: commit refused; fix the manifests above, or skip the check once with git commit --no-verify\"\n")
+	sb.WriteString("\techo >&2 \"datalfs pre-commit hook: commit refused; fix the manifests or lineage outputs above, or skip the check once with git commit --no-verify\"\n")
 	sb.WriteString("fi\n")
 	sb.WriteString("exit $status\n")
 	return sb.String()

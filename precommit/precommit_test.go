@@ -96,7 +96,7 @@ func TestInstallFreshAndCommit(t *testing.T) {
 	os.WriteFile(filepath.Join(repo, "a.txt"), []byte("a\n"), 0o644)
 	mustRun(t, env, repo, "git", "add", "a.txt")
 	mustRun(t, env, repo, "git", "commit", "-q", "-m", "a")
-	if got, want := readFile(t, log), "datalfs manifest validate --staged\n"; got != want {
+	if got, want := readFile(t, log), "datalfs manifest validate --staged\ndatalfs lineage verify --staged\n"; got != want {
 		t.Errorf("hook ran %q, want %q", got, want)
 	}
 
@@ -140,7 +140,7 @@ func TestInstallChainsExistingHook(t *testing.T) {
 	os.WriteFile(filepath.Join(repo, "a.txt"), []byte("a\n"), 0o644)
 	mustRun(t, env, repo, "git", "add", "a.txt")
 	mustRun(t, env, repo, "git", "commit", "-q", "-m", "a")
-	if got, want := readFile(t, log), "existing\ndatalfs manifest validate --staged\n"; got != want {
+	if got, want := readFile(t, log), "existing\ndatalfs manifest validate --staged\ndatalfs lineage verify --staged\n"; got != want {
 		t.Errorf("hooks ran %q, want %q", got, want)
 	}
 
@@ -249,7 +249,7 @@ func TestScriptFallsBackToPath(t *testing.T) {
 	}
 	pathEnv = append(pathEnv, "PATH="+filepath.Dir(bin)+":/usr/bin:/bin")
 	mustRun(t, pathEnv, repo, hook)
-	if got := readFile(t, log); got != "datalfs manifest validate --staged\n" {
+	if got := readFile(t, log); got != "datalfs manifest validate --staged\ndatalfs lineage verify --staged\n" {
 		t.Errorf("fallback ran %q", got)
 	}
 	out, err := run(t, append(pathEnv[:len(pathEnv)-1:len(pathEnv)-1], "PATH=/usr/bin:/bin"), repo, hook)
