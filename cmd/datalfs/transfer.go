@@ -54,5 +54,9 @@ func openStore(ctx context.Context, repo *lfsrepo.Repo, operation, remote string
 	if err != nil {
 		return nil, err
 	}
-	return s3store.New(ctx, loc, opts)
+	store, err := s3store.New(ctx, loc, opts)
+	if err == nil && repo.InRepo() {
+		store.KeepUploadsIn(repo.TempDir())
+	}
+	return store, err
 }
