@@ -32,8 +32,9 @@ const CompleteTimeout = 15 * time.Minute
 // whatever the object's or the part's size.
 const hashChunk = 1 << 20
 
-// keepAliveEvery is how often an upload waiting for Complete's answer tells
-// its caller that it is waiting, not stalled (progress(0)).
+// keepAliveEvery is how often (or every half idle timeout, when shorter)
+// an upload waiting for Complete's answer tells its caller that it is
+// waiting, not stalled (progress(0)).
 const keepAliveEvery = time.Second
 
 // errUploadGone reports a multipart upload the server no longer knows
@@ -245,7 +246,7 @@ func (s *Store) uploadPart(ctx context.Context, key, uploadID string, body io.Re
 
 // complete asks the server to assemble the parts. It may take minutes:
 // the request waits up to CompleteTimeout, and progress(0) tells the caller
-// every second that the upload is waiting for the server, not stalled.
+// every keepAliveEvery that the upload is waiting for the server, not stalled.
 func (s *Store) complete(ctx context.Context, oid, key, uploadID string, done []types.CompletedPart, size int64, progress func(int64)) error {
 	cctx, cancel := context.WithTimeout(ctx, CompleteTimeout)
 	defer cancel()
@@ -254,7 +255,7 @@ func (s *Store) complete(ctx context.Context, oid, key, uploadID string, done []
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(keepAliveEvery)
+		t := time.NewTicker(min(keepAliveEvery, max(s.opts.IdleTimeout/2, 10*time.Millisecond)))
 		defer t.Stop()
 		for {
 			select {

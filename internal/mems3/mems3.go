@@ -39,6 +39,7 @@ type Server struct {
 	requests  map[string]int
 	ranges    []string
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	backend   http.Handler
 }
 
 // Start runs a server on loopback until the test ends, with the given
@@ -50,6 +51,7 @@ func Start(t testing.TB, buckets ...string) *Server {
 	faker := gofakes3.New(backend, gofakes3.WithIntegrityCheck(true))
 	s := &Server{requests: map[string]int{}}
 	h := faker.Server()
+	s.backend = h
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests[r.Method]++
@@ -105,6 +107,11 @@ func (s *Server) Intercept(f func(w http.ResponseWriter, r *http.Request) bool) 
 	defer s.mu.Unlock()
 	s.intercept = f
 }
+
+// Handler returns the server's S3 handler, without counting or
+// interception: an Intercept function can have it answer a request and
+// then deliver that answer its own way (late, in pieces).
+func (s *Server) Handler() http.Handler { return s.backend }
 
 // Ranges returns the Range headers of the GET requests served so far.
 func (s *Server) Ranges() []string {
