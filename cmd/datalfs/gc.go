@@ -12,8 +12,7 @@ import (
 
 	"github.com/datalfs/datalfs/gc"
 	"github.com/datalfs/datalfs/lfsrepo"
-	"github.com/datalfs/datalfs/lfsscan"
-	"github.com/datalfs/datalfs/s3store"
+		"github.com/datalfs/datalfs/s3store"
 )
 
 func gcCommand() *cli.Command {
@@ -115,7 +114,7 @@ func runGC(c *cli.Context, o gcOptions) error {
 		return withCode(exitUsage, err)
 	}
 	prog.show("listing the bucket")
-	plan, err := gc.MakePlan(ctx, store, refs, o.grace, time.Now())
+	plan, err := gc.MakePlan(ctx, store, refs, o.grace)
 	prog.clear()
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("could not list the bucket: %w", err))
@@ -136,7 +135,7 @@ func runGC(c *cli.Context, o gcOptions) error {
 		}
 	}
 	if len(plan.Young) > 0 {
-		fmt.Fprintf(out, "Kept: %s unreferenced but written within the grace period of %v.\n", plural(len(plan.Young), "object"), o.grace)
+		fmt.Fprintf(out, "Kept: %s unreferenced but written or used by a push within the grace period of %v.\n", plural(len(plan.Young), "object"), o.grace)
 	}
 	for _, m := range plan.Missing {
 		fmt.Fprintf(out, "missing: %s (oid %s, %d bytes)\n", m.Path, m.Oid, m.Size)
@@ -178,7 +177,7 @@ func runGC(c *cli.Context, o gcOptions) error {
 // scanRepos collects what each clone's refs refer to. "" is the current
 // directory's repository.
 func scanRepos(ctx context.Context, dirs []string, prog *progress) (gc.Refs, error) {
-	var refs gc.Refs
+	var clones []gc.Clone
 	for _, dir := range dirs {
 		name := dir
 		if dir == "" {
@@ -189,22 +188,12 @@ func scanRepos(ctx context.Context, dirs []string, prog *progress) (gc.Refs, err
 				dir = abs
 			}
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				return refs, fmt.Errorf("--also-ref-repo %s: not a directory: give the path of a clone", name)
+				return gc.Refs{}, fmt.Errorf("--also-ref-repo %s: not a directory: give the path of a clone", name)
 			}
 		}
-		show := func(n int) { prog.show("scanning %s: %d git objects", name, n) }
-		needed, err := lfsscan.Scan(ctx, lfsscan.Options{Dir: dir, Revs: append(append([]string{}, lfsscan.Published...), "HEAD"), Progress: show})
-		if err != nil {
-			return refs, fmt.Errorf("scan %s: %w", name, err)
-		}
-		kept, err := lfsscan.Scan(ctx, lfsscan.Options{Dir: dir, Revs: lfsscan.Unpublished, Progress: show})
-		if err != nil {
-			return refs, fmt.Errorf("scan %s: %w", name, err)
-		}
-		refs.Needed = append(refs.Needed, needed...)
-		refs.Kept = append(refs.Kept, kept...)
+		clones = append(clones, gc.Clone{Dir: dir, Name: name})
 	}
-	return refs, nil
+	return gc.ScanRefs(ctx, clones, func(name string, n int) { prog.show("scanning %s: %d git objects", name, n) })
 }
 
 // bytesString formats n bytes for people: 1.5 MiB.
