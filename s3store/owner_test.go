@@ -24,7 +24,9 @@ import (
 )
 
 // isCreate reports a CreateMultipartUpload request.
-func isCreate(r *http.Request) bool { return r.Method == http.MethodPost && r.URL.Query().Has("uploads") }
+func isCreate(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Query().Has("uploads")
+}
 
 // isComplete reports a CompleteMultipartUpload request.
 func isComplete(r *http.Request) bool {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/datalfs/datalfs/gc"
 	"github.com/datalfs/datalfs/lfsrepo"
-		"github.com/datalfs/datalfs/s3store"
+	"github.com/datalfs/datalfs/s3store"
 )
 
 func gcCommand() *cli.Command {
