@@ -110,4 +110,3 @@ func TestUploadMarksOldObjectInUse(t *testing.T) {
 		})
 	}
 }
-
