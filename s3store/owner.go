@@ -11,8 +11,10 @@ import (
 )
 
 // Multipart uploads are resumed only by their owner. A process that
-// creates a multipart upload records its id in a record file under the
-// repository's LFS temp dir, named for the endpoint, bucket and key, and
+// creates a multipart upload records its id in a record file in the
+// repository's record directory (<lfs dir>/datalfs-uploads, outside
+// lfs/tmp, whose old files git-lfs deletes), named for the endpoint,
+// bucket and key, and
 // holds an exclusive flock on that file for as long as it uploads. A later
 // process resumes the recorded upload only when it can take that lock: the
 // process that created it is gone. A process that finds the lock held (a
@@ -42,10 +44,10 @@ type uploadOwner struct {
 	rec  uploadRecord // recorded upload, when one was found
 }
 
-// KeepUploadsIn sets the directory under which multipart upload records
-// live (the repository's LFS temp dir), which makes interrupted uploads
-// resumable by the next push from the same repository. It must be called
-// before the store is used.
+// KeepUploadsIn sets the directory that holds multipart upload records
+// (one per repository: <lfs dir>/datalfs-uploads), which makes interrupted
+// uploads resumable by the next push from the same repository. It must be
+// called before the store is used.
 func (s *Store) KeepUploadsIn(dir string) { s.uploadDir = dir }
 
 // claim takes ownership of the upload record of key. It never fails: when
@@ -56,7 +58,7 @@ func (s *Store) claim(key string) *uploadOwner {
 	if s.uploadDir == "" {
 		return o
 	}
-	dir := filepath.Join(s.uploadDir, "datalfs-uploads")
+	dir := s.uploadDir
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return o
 	}
@@ -130,7 +132,12 @@ func (o *uploadOwner) release() {
 		return
 	}
 	if o.rec.UploadID == "" {
-		_ = os.Remove(o.path)
+		// Only our own file: it may have been replaced by another's.
+		fi, err1 := o.f.Stat()
+		pi, err2 := os.Stat(o.path)
+		if err1 == nil && err2 == nil && os.SameFile(fi, pi) {
+			_ = os.Remove(o.path)
+		}
 	}
 	_ = o.f.Close()
 	o.f = nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -56,7 +57,7 @@ func openStore(ctx context.Context, repo *lfsrepo.Repo, operation, remote string
 	}
 	store, err := s3store.New(ctx, loc, opts)
 	if err == nil && repo.InRepo() {
-		store.KeepUploadsIn(repo.TempDir())
+		store.KeepUploadsIn(filepath.Join(filepath.Dir(repo.TempDir()), "datalfs-uploads"))
 	}
 	return store, err
 }
