@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -174,7 +175,9 @@ func TestDelete(t *testing.T) {
 		objects = append(objects, s3store.ObjectInfo{Key: "k" + oid(i), Oid: oid(i), Size: 1})
 	}
 	b := &fakeBucket{failOn: oid(3)}
-	got := Delete(context.Background(), b, Plan{Garbage: objects}, 5)
+	// Markers of deleted objects go; the marker of an object that could
+	// not be deleted stays, to keep protecting it.
+	got := Delete(context.Background(), b, Plan{Garbage: objects, StaleMarkers: []string{oid(3), oid(5), oid(99)}}, 5)
 	if len(got) != 20 {
 		t.Fatalf("Delete returned %d outcomes, want 20", len(got))
 	}
@@ -182,6 +185,10 @@ func TestDelete(t *testing.T) {
 		if d.Oid != oid(i) || (d.Err != nil) != (i == 3) {
 			t.Errorf("Delete outcome %d = %s, %v; want %s, error only for 3", i, d.Oid, d.Err, oid(i))
 		}
+	}
+	sort.Strings(b.unmarked)
+	if diff := cmp.Diff([]string{oid(5), oid(99)}, b.unmarked); diff != "" {
+		t.Errorf("markers deleted (-want +got):\n%s", diff)
 	}
 	if len(b.deleted) != 19 || b.maxSeen > 5 || b.maxSeen < 2 {
 		t.Errorf("Delete deleted %d with %d in flight, want 19 with 2..5", len(b.deleted), b.maxSeen)

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -142,6 +141,3 @@ func (o *uploadOwner) release() {
 	_ = o.f.Close()
 	o.f = nil
 }
-
-// errLocked is what lockRecord returns where flock is not available.
-var errLocked = errors.New("record locks are not supported on this system")
