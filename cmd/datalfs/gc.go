@@ -75,22 +75,9 @@ func gcOptionsFrom(c *cli.Context) (gcOptions, error) {
 	return o, nil
 }
 
-// checkShared refuses a prefix that other repositories may use, unless
-// their clones are given or the user states there are none.
+// checkShared applies gc's rule for prefixes other repositories may use.
 func checkShared(o gcOptions, loc s3store.Location) error {
-	if o.noOthers || len(o.alsoRefRepos) > 0 {
-		return nil
-	}
-	switch {
-	case o.shared:
-		return fmt.Errorf("--shared: name a clone of every other repository that stores objects under s3://%s/%s with --also-ref-repo PATH, or gc would delete their objects",
-			loc.Bucket, loc.Prefix)
-	case loc.Prefix == "":
-		return fmt.Errorf("the LFS URL is the root of bucket %s, where other repositories may keep objects too: "+
-			"name a clone of each with --also-ref-repo PATH, or pass --no-other-repos if this repository is alone there "+
-			"(better: give each repository its own prefix in the LFS URL)", loc.Bucket)
-	}
-	return nil
+	return gc.CheckShared(gc.Sharing{Shared: o.shared, Others: len(o.alsoRefRepos), Alone: o.noOthers}, loc)
 }
 
 func runGC(c *cli.Context, o gcOptions) error {
