@@ -22,7 +22,8 @@ func gcCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Lists PREFIX/lfs/objects/ and sorts every object: referenced by a ref of this clone (every\n" +
 			"branch, tag, remote-tracking branch, HEAD, stash and other refs) or of the --also-ref-repo clones;\n" +
-			"unreferenced but written within the grace period (a push may be on its way); or garbage.\n" +
+			"unreferenced but written, or relied on by a push, within the grace period (by the server's clock;\n" +
+			"a push may be on its way; see docs/operations-gc-uploads.md); or garbage.\n" +
 			"Only --delete deletes, and only when every object the published history needs is in the\n" +
 			"bucket (what `datalfs verify --all` checks). Keys that are not LFS objects are never touched.\n" +
 			"A prefix that other repositories may share (the bucket root, or --shared) needs their clones\n" +
