@@ -40,7 +40,6 @@ type Server struct {
 	requests  map[string]int
 	ranges    []string
 	intercept func(w http.ResponseWriter, r *http.Request) bool
-	backend   http.Handler
 	clock     clock
 }
 
@@ -78,7 +77,6 @@ func Start(t testing.TB, buckets ...string) *Server {
 	// which Advance moves.
 	faker := gofakes3.New(backend, gofakes3.WithIntegrityCheck(true), gofakes3.WithTimeSource(&s.clock), gofakes3.WithTimeSkewLimit(0))
 	h := faker.Server()
-	s.backend = h
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests[r.Method]++
@@ -135,11 +133,6 @@ func (s *Server) Intercept(f func(w http.ResponseWriter, r *http.Request) bool) 
 	defer s.mu.Unlock()
 	s.intercept = f
 }
-
-// Handler returns the server's S3 handler, without counting or
-// interception: an Intercept function can have it answer a request and
-// then deliver that answer its own way (late, in pieces).
-func (s *Server) Handler() http.Handler { return s.backend }
 
 // Ranges returns the Range headers of the GET requests served so far.
 func (s *Server) Ranges() []string {
