@@ -38,6 +38,10 @@ type Bucket interface {
 	// DeleteMarker removes oid's in-use marker; a missing one is no error.
 	// It is called from several goroutines at once.
 	DeleteMarker(ctx context.Context, oid string) error
+	// LastUsed returns when oid was last written or marked in use (server
+	// clock), the zero time when neither object nor marker exists. It is
+	// called from several goroutines at once.
+	LastUsed(ctx context.Context, oid string) (time.Time, error)
 }
 
 // Fresh reports whether an unreferenced object last written, or last
@@ -93,6 +97,8 @@ type Plan struct {
 	StaleMarkers []string
 	// Now is the server's time the plan was made at.
 	Now time.Time
+	// Grace is the grace period the plan was made with.
+	Grace time.Duration
 }
 
 // MakePlan lists the bucket and sorts its objects against refs. An
@@ -120,7 +126,7 @@ func MakePlan(ctx context.Context, b Bucket, refs Refs, grace time.Duration) (Pl
 		return Plan{}, err
 	}
 	stored := make(map[string]int64)
-	plan := Plan{Now: now}
+	plan := Plan{Now: now, Grace: grace}
 	err = b.List(ctx, func(o s3store.ObjectInfo) error {
 		plan.Listed++
 		plan.Bytes += o.Size
@@ -165,12 +171,17 @@ func MakePlan(ctx context.Context, b Bucket, refs Refs, grace time.Duration) (Pl
 // Deleted is the outcome of deleting one object.
 type Deleted struct {
 	s3store.ObjectInfo
+	// InUse says the object was kept: looked at again just before its
+	// deletion, it had been written or marked in use since the plan (a
+	// push relied on it while gc ran).
+	InUse bool
 	// Err is why it could not be deleted, or nil.
 	Err error
 }
 
 // Delete removes the plan's garbage, at most jobs at a time, and returns
-// one outcome per object in the plan's order. It refuses, deleting nothing,
+// one outcome per object in the plan's order. Each object is looked at
+// again just before its deletion and kept if it has become fresh. It refuses, deleting nothing,
 // when the plan has missing objects: callers must check Missing first.
 func Delete(ctx context.Context, b Bucket, plan Plan, jobs int) []Deleted {
 	if len(plan.Missing) > 0 {
@@ -190,7 +201,17 @@ func Delete(ctx context.Context, b Bucket, plan Plan, jobs int) []Deleted {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i].Err = b.Delete(ctx, o.Oid)
+			// Listing a large bucket takes minutes: a push may have relied
+			// on the object since. Look again right before deleting.
+			at, err := b.LastUsed(ctx, o.Oid)
+			switch {
+			case err != nil:
+				out[i].Err = err
+			case Fresh(at, plan.Now, plan.Grace):
+				out[i].InUse = true
+			default:
+				out[i].Err = b.Delete(ctx, o.Oid)
+			}
 		}()
 	}
 	wg.Wait()
@@ -198,7 +219,7 @@ func Delete(ctx context.Context, b Bucket, plan Plan, jobs int) []Deleted {
 	// object protected as before.
 	failed := make(map[string]bool)
 	for _, d := range out {
-		if d.Err != nil {
+		if d.Err != nil || d.InUse {
 			failed[d.Oid] = true
 		}
 	}

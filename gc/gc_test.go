@@ -22,6 +22,7 @@ import (
 type fakeBucket struct {
 	objects []s3store.ObjectInfo
 	markers map[string]time.Time
+	used    map[string]time.Time // for LastUsed
 	now     time.Time
 	listErr error
 	failOn  string
@@ -55,6 +56,10 @@ func (f *fakeBucket) Markers(ctx context.Context, fn func(string, time.Time) err
 }
 
 func (f *fakeBucket) Now(context.Context) (time.Time, error) { return f.now, nil }
+
+func (f *fakeBucket) LastUsed(ctx context.Context, oid string) (time.Time, error) {
+	return f.used[oid], nil
+}
 
 func (f *fakeBucket) DeleteMarker(ctx context.Context, oid string) error {
 	f.mu.Lock()
@@ -174,24 +179,27 @@ func TestDelete(t *testing.T) {
 	for i := range 20 {
 		objects = append(objects, s3store.ObjectInfo{Key: "k" + oid(i), Oid: oid(i), Size: 1})
 	}
-	b := &fakeBucket{failOn: oid(3)}
+	now := time.Now()
+	// oid(7) was marked in use after the plan: looked at again, it stays.
+	b := &fakeBucket{failOn: oid(3), used: map[string]time.Time{oid(7): now, oid(8): now.Add(-3 * time.Hour)}}
 	// Markers of deleted objects go; the marker of an object that could
-	// not be deleted stays, to keep protecting it.
-	got := Delete(context.Background(), b, Plan{Garbage: objects, StaleMarkers: []string{oid(3), oid(5), oid(99)}}, 5)
+	// not be deleted, or was kept, stays, to keep protecting it.
+	plan := Plan{Garbage: objects, StaleMarkers: []string{oid(3), oid(5), oid(7), oid(99)}, Now: now, Grace: time.Hour}
+	got := Delete(context.Background(), b, plan, 5)
 	if len(got) != 20 {
 		t.Fatalf("Delete returned %d outcomes, want 20", len(got))
 	}
 	for i, d := range got {
-		if d.Oid != oid(i) || (d.Err != nil) != (i == 3) {
-			t.Errorf("Delete outcome %d = %s, %v; want %s, error only for 3", i, d.Oid, d.Err, oid(i))
+		if d.Oid != oid(i) || (d.Err != nil) != (i == 3) || d.InUse != (i == 7) {
+			t.Errorf("Delete outcome %d = %s, %v, in use %v; want %s, error only for 3, in use only 7", i, d.Oid, d.Err, d.InUse, oid(i))
 		}
 	}
 	sort.Strings(b.unmarked)
 	if diff := cmp.Diff([]string{oid(5), oid(99)}, b.unmarked); diff != "" {
 		t.Errorf("markers deleted (-want +got):\n%s", diff)
 	}
-	if len(b.deleted) != 19 || b.maxSeen > 5 || b.maxSeen < 2 {
-		t.Errorf("Delete deleted %d with %d in flight, want 19 with 2..5", len(b.deleted), b.maxSeen)
+	if len(b.deleted) != 18 || b.maxSeen > 5 || b.maxSeen < 2 {
+		t.Errorf("Delete deleted %d with %d in flight, want 18 with 2..5", len(b.deleted), b.maxSeen)
 	}
 }
 

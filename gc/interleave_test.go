@@ -102,3 +102,37 @@ func TestPushRelyingOnOldObjectThenStaleGC(t *testing.T) {
 		})
 	}
 }
+
+// TestPushDuringGC: a push that relies on an old object after gc listed the
+// bucket (listing a large bucket takes minutes) but before gc deletes it:
+// gc looks at the object again right before deleting it, and keeps it.
+func TestPushDuringGC(t *testing.T) {
+	ctx := context.Background()
+	srv := mems3.Start(t, "bucket")
+	loc, err := s3store.ParseURL(srv.URL + "/bucket/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3store.New(ctx, loc, s3store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, oid := storetest.Object(1000, 32)
+	srv.Put(t, "bucket", loc.Key(oid), data)
+	srv.Advance(100 * 24 * time.Hour)
+	plan, err := MakePlan(ctx, s, Refs{}, 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Garbage) != 1 {
+		t.Fatalf("plan has %d garbage, want the old object", len(plan.Garbage))
+	}
+	push(t, s, data, oid) // between gc's listing and its deletion
+	got := Delete(ctx, s, plan, 4)
+	if len(got) != 1 || !got[0].InUse || got[0].Err != nil {
+		t.Errorf("Delete = %+v, want the object kept as in use", got)
+	}
+	if _, err := s.Stat(ctx, oid); err != nil {
+		t.Fatalf("gc deleted an object a push relied on while gc ran: %v", err)
+	}
+}

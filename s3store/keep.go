@@ -146,3 +146,26 @@ func serverDate(md middleware.Metadata) (time.Time, bool) {
 	t, err := http.ParseTime(resp.Header.Get("Date"))
 	return t, err == nil
 }
+
+// LastUsed returns when oid was last written or marked in use, by the
+// server's clock: the later LastModified of the object and of its in-use
+// marker, or the zero time when neither exists.
+func (s *Store) LastUsed(ctx context.Context, oid string) (time.Time, error) {
+	if err := s.checkCredentials(ctx); err != nil {
+		return time.Time{}, err
+	}
+	var last time.Time
+	for _, key := range []string{s.loc.Key(oid), s.markerKey(oid)} {
+		out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: &key})
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, s.explain(err, "check", oid)
+		}
+		if t := aws.ToTime(out.LastModified); t.After(last) {
+			last = t
+		}
+	}
+	return last, nil
+}

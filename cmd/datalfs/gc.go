@@ -145,14 +145,18 @@ func runGC(c *cli.Context, o gcOptions) error {
 			plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes), o.grace)
 		return nil
 	}
-	failed := 0
+	failed, inUse := 0, 0
 	for _, d := range gc.Delete(ctx, store, plan, o.jobs) {
-		if d.Err != nil {
+		switch {
+		case d.Err != nil:
 			failed++
 			fmt.Fprintf(out, "not deleted: %s: %v\n", d.Oid, d.Err)
+		case d.InUse:
+			inUse++
+			fmt.Fprintf(out, "kept: %s: a push relied on it while gc ran\n", d.Oid)
 		}
 	}
-	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", len(plan.Garbage)-failed, plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
+	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", len(plan.Garbage)-failed-inUse, plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
 	if v, err := store.Versioning(ctx); err == nil && v == "Enabled" {
 		fmt.Fprintln(out, "The bucket is versioned: the deleted objects remain as noncurrent versions, recoverable, until a lifecycle rule expires them.")
 	}
