@@ -50,7 +50,7 @@ func TestUploadWaitingIsNotStalled(t *testing.T) {
 	r := newRig(t)
 	data, oid := storetest.Object(100, 3)
 	done := make(chan struct{})
-	stall := 500 * time.Millisecond // fifty ticks: no scheduler delay fakes a stall
+	stall := 500 * time.Millisecond                 // fifty ticks: no scheduler delay fakes a stall
 	time.AfterFunc(4*stall, func() { close(done) }) // the server answers at last
 	a := &transfer.Agent{Open: func(context.Context, string, string) (*transfer.Target, error) {
 		return &transfer.Target{Store: slowCompleteStore{done: done}, TempDir: r.tempDir, StallTimeout: stall}, nil
