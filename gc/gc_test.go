@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +21,15 @@ import (
 // fakeBucket lists fixed objects and records deletions.
 type fakeBucket struct {
 	objects []s3store.ObjectInfo
+	markers map[string]time.Time
+	used    map[string]time.Time // for LastUsed
+	now     time.Time
 	listErr error
 	failOn  string
 
 	mu       sync.Mutex
 	deleted  []string
+	unmarked []string
 	inFlight int
 	maxSeen  int
 }
@@ -38,6 +43,28 @@ func (f *fakeBucket) List(ctx context.Context, fn func(s3store.ObjectInfo) error
 			return err
 		}
 	}
+	return nil
+}
+
+func (f *fakeBucket) Markers(ctx context.Context, fn func(string, time.Time) error) error {
+	for oid, at := range f.markers {
+		if err := fn(oid, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeBucket) Now(context.Context) (time.Time, error) { return f.now, nil }
+
+func (f *fakeBucket) LastUsed(ctx context.Context, oid string) (time.Time, error) {
+	return f.used[oid], nil
+}
+
+func (f *fakeBucket) DeleteMarker(ctx context.Context, oid string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unmarked = append(f.unmarked, oid)
 	return nil
 }
 
@@ -65,15 +92,22 @@ func TestMakePlan(t *testing.T) {
 	obj := func(n int, size int64, age time.Duration) s3store.ObjectInfo {
 		return s3store.ObjectInfo{Key: "repo/lfs/objects/" + oid(n), Oid: oid(n), Size: size, LastModified: now.Add(-age)}
 	}
-	b := &fakeBucket{objects: []s3store.ObjectInfo{
-		obj(1, 10, 100*day), // needed
-		obj(2, 20, 100*day), // needed, but the wrong size
-		obj(3, 30, 100*day), // kept by the stash
-		obj(4, 40, 40*day),  // garbage
-		obj(5, 50, 31*day),  // garbage, younger
-		obj(6, 60, 30*day),  // exactly at the grace period: garbage
-		obj(7, 70, 29*day),  // young
+	hour := time.Hour
+	b := &fakeBucket{now: now, objects: []s3store.ObjectInfo{
+		obj(1, 10, 100*day),     // needed
+		obj(2, 20, 100*day),     // needed, but the wrong size
+		obj(3, 30, 100*day),     // kept by the stash
+		obj(4, 40, 40*day),      // garbage
+		obj(5, 50, 31*day),      // garbage, younger
+		obj(6, 60, 30*day+hour), // exactly at grace + TouchAfter: garbage
+		obj(7, 70, 30*day),      // young: within grace + TouchAfter
+		obj(9, 90, 100*day),     // old, but a push marked it in use: young
 		{Key: "repo/lfs/objects/README", Size: 5, LastModified: now.Add(-400 * day)},
+	}, markers: map[string]time.Time{
+		oid(9):  now.Add(-30 * day),  // fresh
+		oid(4):  now.Add(-35 * day),  // stale: its object is garbage
+		oid(10): now.Add(-100 * day), // stale: no object
+		oid(11): now.Add(-1 * day),   // fresh, no object yet: kept
 	}}
 	refs := Refs{
 		Needed: []lfsscan.Pointer{
@@ -82,7 +116,7 @@ func TestMakePlan(t *testing.T) {
 		},
 		Kept: []lfsscan.Pointer{{Oid: oid(3), Size: 30, Path: "stashed"}},
 	}
-	plan, err := MakePlan(context.Background(), b, refs, 30*day, now)
+	plan, err := MakePlan(context.Background(), b, refs, 30*day)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +133,16 @@ func TestMakePlan(t *testing.T) {
 		Missing             []string
 		Young, Foreign      []string
 		Garbage             []string
-	}{plan.Listed, plan.Referenced, plan.Bytes, plan.GarbageBytes, nil, keys(plan.Young), keys(plan.Foreign), keys(plan.Garbage)}
+		StaleMarkers        []string
+	}{plan.Listed, plan.Referenced, plan.Bytes, plan.GarbageBytes, nil, keys(plan.Young), keys(plan.Foreign), keys(plan.Garbage), plan.StaleMarkers}
 	for _, m := range plan.Missing {
 		got.Missing = append(got.Missing, m.Path)
 	}
 	want := got
-	want.Listed, want.Referenced, want.Bytes, want.GarbageBytes = 8, 3, 285, 150
+	want.Listed, want.Referenced, want.Bytes, want.GarbageBytes = 9, 3, 375, 150
 	want.Missing = []string{"b", "c"}
-	want.Young = []string{"repo/lfs/objects/" + oid(7)}
+	want.Young = []string{"repo/lfs/objects/" + oid(7), "repo/lfs/objects/" + oid(9)}
+	want.StaleMarkers = []string{oid(4), oid(10)}
 	want.Foreign = []string{"repo/lfs/objects/README"}
 	want.Garbage = []string{"repo/lfs/objects/" + oid(4), "repo/lfs/objects/" + oid(5), "repo/lfs/objects/" + oid(6)}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -121,8 +157,8 @@ func TestMakePlan(t *testing.T) {
 
 func TestMakePlanGraceZero(t *testing.T) {
 	now := time.Now().Truncate(time.Second) // servers keep whole seconds
-	b := &fakeBucket{objects: []s3store.ObjectInfo{{Key: "k", Oid: oid(1), Size: 1, LastModified: now}}}
-	plan, err := MakePlan(context.Background(), b, Refs{}, 0, now)
+	b := &fakeBucket{now: now, objects: []s3store.ObjectInfo{{Key: "k", Oid: oid(1), Size: 1, LastModified: now}}}
+	plan, err := MakePlan(context.Background(), b, Refs{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +169,7 @@ func TestMakePlanGraceZero(t *testing.T) {
 
 func TestMakePlanListError(t *testing.T) {
 	b := &fakeBucket{listErr: errors.New("boom")}
-	if _, err := MakePlan(context.Background(), b, Refs{}, 0, time.Now()); err == nil || err.Error() != "boom" {
+	if _, err := MakePlan(context.Background(), b, Refs{}, 0); err == nil || err.Error() != "boom" {
 		t.Errorf("MakePlan error = %v, want the listing's", err)
 	}
 }
@@ -143,18 +179,27 @@ func TestDelete(t *testing.T) {
 	for i := range 20 {
 		objects = append(objects, s3store.ObjectInfo{Key: "k" + oid(i), Oid: oid(i), Size: 1})
 	}
-	b := &fakeBucket{failOn: oid(3)}
-	got := Delete(context.Background(), b, Plan{Garbage: objects}, 5)
+	now := time.Now()
+	// oid(7) was marked in use after the plan: looked at again, it stays.
+	b := &fakeBucket{failOn: oid(3), used: map[string]time.Time{oid(7): now, oid(8): now.Add(-3 * time.Hour)}}
+	// Markers of deleted objects go; the marker of an object that could
+	// not be deleted, or was kept, stays, to keep protecting it.
+	plan := Plan{Garbage: objects, StaleMarkers: []string{oid(3), oid(5), oid(7), oid(99)}, Now: now, Grace: time.Hour}
+	got := Delete(context.Background(), b, plan, 5)
 	if len(got) != 20 {
 		t.Fatalf("Delete returned %d outcomes, want 20", len(got))
 	}
 	for i, d := range got {
-		if d.Oid != oid(i) || (d.Err != nil) != (i == 3) {
-			t.Errorf("Delete outcome %d = %s, %v; want %s, error only for 3", i, d.Oid, d.Err, oid(i))
+		if d.Oid != oid(i) || (d.Err != nil) != (i == 3) || d.InUse != (i == 7) {
+			t.Errorf("Delete outcome %d = %s, %v, in use %v; want %s, error only for 3, in use only 7", i, d.Oid, d.Err, d.InUse, oid(i))
 		}
 	}
-	if len(b.deleted) != 19 || b.maxSeen > 5 || b.maxSeen < 2 {
-		t.Errorf("Delete deleted %d with %d in flight, want 19 with 2..5", len(b.deleted), b.maxSeen)
+	sort.Strings(b.unmarked)
+	if diff := cmp.Diff([]string{oid(5), oid(99)}, b.unmarked); diff != "" {
+		t.Errorf("markers deleted (-want +got):\n%s", diff)
+	}
+	if len(b.deleted) != 18 || b.maxSeen > 5 || b.maxSeen < 2 {
+		t.Errorf("Delete deleted %d with %d in flight, want 18 with 2..5", len(b.deleted), b.maxSeen)
 	}
 }
 
@@ -184,14 +229,15 @@ func TestAgainstMemS3(t *testing.T) {
 	refs := Refs{Needed: []lfsscan.Pointer{{Oid: keepOid, Size: 100}}}
 
 	// A large grace keeps everything; none at all leaves only garbage.
-	plan, err := MakePlan(ctx, s, refs, time.Hour, time.Now())
+	plan, err := MakePlan(ctx, s, refs, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(plan.Garbage) != 0 || len(plan.Young) != 1 {
 		t.Errorf("MakePlan(grace 1h) = %d garbage, %d young, want 0 and 1", len(plan.Garbage), len(plan.Young))
 	}
-	plan, err = MakePlan(ctx, s, refs, 0, time.Now().Add(time.Second))
+	srv.Advance(time.Second)
+	plan, err = MakePlan(ctx, s, refs, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -155,11 +155,6 @@ func apiCode(err error) string {
 	return ""
 }
 
-func isNotImplemented(err error) bool {
-	c := apiCode(err)
-	return c == "NotImplemented" || c == "MethodNotAllowed"
-}
-
 func isNotFound(err error) bool {
 	c := apiCode(err)
 	return c == "NoSuchUpload" || c == "NotFound" || c == "NoSuchKey"

@@ -1,13 +1,14 @@
 package s3store
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"sync"
@@ -16,29 +17,70 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
-// part is one multipart part read into memory.
+// CompleteTimeout bounds the wait for the answer to CompleteMultipartUpload.
+// S3 may take minutes to assemble a large object (AWS documents that it
+// sends the 200 status early and the result later), so this request has
+// neither the response header timeout nor the idle body watchdog of the
+// others, only this bound.
+const CompleteTimeout = 15 * time.Minute
+
+// hashChunk is the buffer the hashing pass reads the file with: with the
+// HTTP transport's own small buffers, all an upload holds in memory,
+// whatever the object's or the part's size.
+const hashChunk = 1 << 20
+
+// keepAliveEvery is how often (or every half idle timeout, when shorter)
+// an upload waiting for Complete's answer tells its caller that it is
+// waiting, not stalled (progress(0)).
+const keepAliveEvery = time.Second
+
+// errUploadGone reports a multipart upload the server no longer knows
+// (NoSuchUpload): aborted by `datalfs uploads --abort` or a lifecycle
+// rule, or completed by someone else.
+var errUploadGone = errors.New("the multipart upload is gone")
+
+// part is one multipart part: a section of the file and its SHA-256.
 type part struct {
-	num int32
-	buf []byte
-	sum []byte // SHA-256 of buf, when already computed
+	num    int32
+	off, n int64
+	sum    []byte
 }
 
 // uploadMultipart sends the object in parts, Concurrency at a time. One
-// goroutine reads the file in order, hashing it as a whole, and hands each
-// part to the senders; each part carries its own SHA-256 checksum. The upload
-// is completed only when the whole-object hash equals the oid, so wrong bytes
-// never become visible under the key. Memory stays at (Concurrency+1) parts.
-func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) (err error) {
+// goroutine reads the file in order, hashing it as a whole and part by part;
+// the senders stream each part from the file again, with its SHA-256 as its
+// checksum, so memory does not grow with the part size. The upload is
+// completed only when the whole-object hash equals the oid, so wrong bytes
+// never become visible under the key. An upload the server no longer knows
+// is done when the object is there, and started once more when it is not.
+func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error {
 	key := s.loc.Key(oid)
-	pending, err := s.findPending(ctx, key, size)
-	if err != nil {
-		return s.explain(err, "upload", oid)
+	own := s.claim(key)
+	defer own.release()
+	for attempt := 1; ; attempt++ {
+		err := s.multipartOnce(ctx, own, oid, key, size, body, progress)
+		if !errors.Is(err, errUploadGone) {
+			return err
+		}
+		if got, serr := s.Stat(ctx, oid); serr == nil && got == size {
+			return nil // another push stored it meanwhile
+		}
+		if attempt == 2 {
+			return fmt.Errorf("upload %s: the multipart upload disappeared twice while being sent (is a lifecycle rule or `datalfs uploads --abort` removing uploads in progress?): %w",
+				s.Locate(oid), err)
+		}
 	}
-	uploadID, partSize, stored := pending.id, pending.partSize, pending.parts
-	if uploadID == nil {
-		partSize = PartSizeFor(size, s.opts.PartSize)
+}
+
+// multipartOnce sends the object through one multipart upload: the one this
+// process owns the record of, or a new one.
+func (s *Store) multipartOnce(ctx context.Context, own *uploadOwner, oid, key string, size int64, body io.ReaderAt, progress func(int64)) (err error) {
+	up := s.resume(ctx, own, key, size)
+	if up.id == "" {
+		partSize := PartSizeFor(size, s.opts.PartSize)
 		create := &s3.CreateMultipartUploadInput{
 			Bucket:            &s.loc.Bucket,
 			Key:               &key,
@@ -49,27 +91,47 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 		if err != nil {
 			return s.explain(err, "upload", oid)
 		}
-		uploadID = mu.UploadId
+		up = pendingUpload{id: aws.ToString(mu.UploadId), partSize: partSize}
+		if own.record(up.id, partSize) != nil {
+			own.forget() // not resumable: aborted on failure
+		}
 	}
 	defer func() {
-		// An upload cut short by the network or an interruption is left
-		// for the next push to resume; one that cannot succeed is aborted.
-		if err != nil && !resumable(ctx, err) {
-			s.abort(key, uploadID)
+		recorded := own.owns() && own.rec.UploadID == up.id
+		switch {
+		case err == nil || errors.Is(err, errUploadGone):
+			if recorded {
+				own.forget()
+			}
+		case recorded && resumable(ctx, err):
+			// Cut short by the network or an interruption: left for the
+			// next push from this repository to resume.
+		default:
+			// This process created the upload, or adopted it under the
+			// record's lock from a process that is gone: nobody else
+			// writes it, and nobody will resume it.
+			s.abort(key, &up.id)
+			if recorded {
+				own.forget()
+			}
 		}
 	}()
+	done, err := s.sendParts(ctx, oid, key, up, size, body, progress)
+	if err != nil {
+		return err
+	}
+	return s.complete(ctx, oid, key, up.id, done, size, progress)
+}
 
-	// wctx stops the readers and senders at the first failure.
+// sendParts reads and hashes the file in order and sends the parts the
+// upload lacks.
+func (s *Store) sendParts(ctx context.Context, oid, key string, up pendingUpload, size int64, body io.ReaderAt, progress func(int64)) ([]types.CompletedPart, error) {
+	// wctx stops the reader and the senders at the first failure.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	parts := make(chan part)
-	free := make(chan []byte, s.opts.Concurrency+1)
-	for range s.opts.Concurrency + 1 {
-		free <- make([]byte, partSize)
-	}
-	nparts := int((size + partSize - 1) / partSize)
+	nparts := int((size + up.partSize - 1) / up.partSize)
 	done := make([]types.CompletedPart, nparts)
-
+	parts := make(chan part)
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
@@ -83,45 +145,42 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 		go func() {
 			defer wg.Done()
 			for p := range parts {
-				cp, err := s.uploadPart(wctx, key, uploadID, p, progress)
-				free <- p.buf[:cap(p.buf)]
-				if err != nil {
+				cp, err := s.uploadPart(wctx, key, up.id, body, p, progress)
+				switch {
+				case apiCode(err) == "NoSuchUpload":
+					fail(errUploadGone)
+				case err != nil:
 					fail(s.explain(err, "upload", oid))
-					continue
+				default:
+					done[p.num-1] = cp
 				}
-				done[p.num-1] = cp
 			}
 		}()
 	}
 
 	whole := sha256.New()
+	buf := make([]byte, min(hashChunk, up.partSize))
 	var readErr error
 	for i := range nparts {
-		off := int64(i) * partSize
-		n := min(partSize, size-off)
-		var buf []byte
-		select {
-		case buf = <-free:
-		case <-wctx.Done():
+		p := part{num: int32(i + 1), off: int64(i) * up.partSize}
+		p.n = min(up.partSize, size-p.off)
+		stored, ok := up.parts[p.num]
+		ph := sha256.New()
+		hs := []io.Writer{whole, ph}
+		var mh hash.Hash
+		if ok && aws.ToString(stored.ChecksumSHA256) == "" {
+			mh = md5.New()
+			hs = append(hs, mh)
 		}
-		if buf == nil {
+		if readErr = readSection(body, p.off, p.n, buf, io.MultiWriter(hs...)); readErr != nil {
+			readErr = fmt.Errorf("read local copy of %s: %w", oid, readErr)
 			break
 		}
-		buf = buf[:n]
-		if _, err := body.ReadAt(buf, off); err != nil && !(err == io.EOF && int64(len(buf)) == n) {
-			readErr = fmt.Errorf("read local copy of %s at byte %d: %w", oid, off, err)
-			free <- buf
-			break
-		}
-		whole.Write(buf)
-		p := part{num: int32(i + 1), buf: buf}
-		if sp, ok := stored[p.num]; ok {
-			if cp, ok := reusable(sp, &p); ok {
-				done[i] = cp
-				progress(n)
-				free <- buf
-				continue
-			}
+		p.sum = ph.Sum(nil)
+		if ok && reusable(stored, p.sum, mh) {
+			done[i] = types.CompletedPart{ETag: stored.ETag, PartNumber: aws.Int32(p.num), ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(p.sum))}
+			progress(p.n)
+			continue
 		}
 		select {
 		case parts <- p:
@@ -135,26 +194,90 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 	wg.Wait()
 	switch {
 	case readErr != nil:
-		return readErr
+		return nil, readErr
 	case firstErr != nil:
-		return firstErr
+		return nil, firstErr
 	case ctx.Err() != nil:
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	if got := hex.EncodeToString(whole.Sum(nil)); got != oid {
-		return fmt.Errorf("local copy of %s does not hash to its oid (got %s); run `git lfs fsck` to find damaged objects: %w", oid, got, errDigest)
+		return nil, fmt.Errorf("local copy of %s does not hash to its oid (got %s); run `git lfs fsck` to find damaged objects: %w", oid, got, errDigest)
 	}
-	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	return done, nil
+}
+
+// readSection copies bytes [off, off+n) of r to w through buf. A file
+// that ends before off+n changed after git-lfs announced its size: that is
+// an error, never a part padded with stale bytes.
+func readSection(r io.ReaderAt, off, n int64, buf []byte, w io.Writer) error {
+	for pos := off; pos < off+n; {
+		b := buf[:min(int64(len(buf)), off+n-pos)]
+		m, err := r.ReadAt(b, pos)
+		w.Write(b[:m])
+		pos += int64(m)
+		if m < len(b) {
+			if err == nil || err == io.EOF {
+				return fmt.Errorf("the file ends at byte %d, before the %d bytes git-lfs announced: it changed during the push; push again once nothing writes it: %w",
+					pos, off+n, io.ErrUnexpectedEOF)
+			}
+			return fmt.Errorf("at byte %d: %w", pos, err)
+		}
+	}
+	return nil
+}
+
+// uploadPart streams one part from the file.
+func (s *Store) uploadPart(ctx context.Context, key, uploadID string, body io.ReaderAt, p part, progress func(int64)) (types.CompletedPart, error) {
+	b64 := base64.StdEncoding.EncodeToString(p.sum)
+	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket:         &s.loc.Bucket,
+		Key:            &key,
+		UploadId:       &uploadID,
+		PartNumber:     aws.Int32(p.num),
+		Body:           newProgressReader(io.NewSectionReader(body, p.off, p.n), progress),
+		ContentLength:  aws.Int64(p.n),
+		ChecksumSHA256: aws.String(b64),
+	}, withPayloadHash(hex.EncodeToString(p.sum)))
+	if err != nil {
+		return types.CompletedPart{}, err
+	}
+	return types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.num), ChecksumSHA256: aws.String(b64)}, nil
+}
+
+// complete asks the server to assemble the parts. It may take minutes:
+// the request waits up to CompleteTimeout, and progress(0) tells the caller
+// every keepAliveEvery that the upload is waiting for the server, not stalled.
+func (s *Store) complete(ctx context.Context, oid, key, uploadID string, done []types.CompletedPart, size int64, progress func(int64)) error {
+	cctx, cancel := context.WithTimeout(ctx, CompleteTimeout)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(min(keepAliveEvery, max(s.opts.IdleTimeout/2, 10*time.Millisecond)))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				progress(0)
+			}
+		}
+	}()
+	_, err := s.client.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          &s.loc.Bucket,
 		Key:             &key,
-		UploadId:        uploadID,
+		UploadId:        &uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: done},
-	})
+	}, s.patient)
+	close(stop)
+	wg.Wait()
 	if apiCode(err) == "NoSuchUpload" {
-		// A retried Complete whose first try succeeded but lost its answer.
-		if got, serr := s.Stat(ctx, oid); serr == nil && got == size {
-			return nil
-		}
+		// A retried Complete whose first try succeeded but lost its
+		// answer, or an upload someone else ended: the caller checks.
+		return errUploadGone
 	}
 	if err != nil {
 		return s.explain(err, "upload", oid)
@@ -162,26 +285,17 @@ func (s *Store) uploadMultipart(ctx context.Context, oid string, size int64, bod
 	return nil
 }
 
-func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, p part, progress func(int64)) (types.CompletedPart, error) {
-	sum := p.sum
-	if sum == nil {
-		h := sha256.Sum256(p.buf)
-		sum = h[:]
+// patient lifts the per-request watchdogs for a request whose answer may
+// legitimately take minutes: the response header timeout (a client without
+// one) and the idle body watchdog. Its context bounds it instead.
+func (s *Store) patient(o *s3.Options) {
+	if s.waitClient != nil {
+		o.HTTPClient = s.waitClient
 	}
-	b64 := base64.StdEncoding.EncodeToString(sum)
-	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
-		Bucket:         &s.loc.Bucket,
-		Key:            &key,
-		UploadId:       uploadID,
-		PartNumber:     aws.Int32(p.num),
-		Body:           newProgressReader(bytes.NewReader(p.buf), progress),
-		ContentLength:  aws.Int64(int64(len(p.buf))),
-		ChecksumSHA256: aws.String(b64),
-	}, withPayloadHash(hex.EncodeToString(sum)))
-	if err != nil {
-		return types.CompletedPart{}, err
-	}
-	return types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.num), ChecksumSHA256: aws.String(b64)}, nil
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		_, _ = st.Deserialize.Remove("datalfsIdleBody")
+		return nil
+	})
 }
 
 // abort cancels a multipart upload, with its own deadline: the request's
@@ -204,90 +318,61 @@ func (s *Store) abort(key string, uploadID *string) {
 	}
 }
 
-// pendingUpload is an unfinished multipart upload found for a key.
+// pendingUpload is the multipart upload an object is sent through.
 type pendingUpload struct {
-	id       *string
+	id       string
 	partSize int64
-	parts    map[int32]types.Part
+	parts    map[int32]types.Part // stored parts that fit the layout
 }
 
-// findPending looks for an unfinished multipart upload of key (left by a
-// push that was killed or lost the network) whose stored parts fit an object
-// of size bytes. It returns a zero pendingUpload when there is none.
-func (s *Store) findPending(ctx context.Context, key string, size int64) (pendingUpload, error) {
-	var newest *types.MultipartUpload
-	p := s3.NewListMultipartUploadsPaginator(s.client, &s3.ListMultipartUploadsInput{Bucket: &s.loc.Bucket, Prefix: &key})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			if isNotImplemented(err) || apiCode(err) == "NoSuchUpload" {
-				// The store cannot list uploads, or (gofakes3) says so
-				// when there are none: start afresh.
-				return pendingUpload{}, nil
-			}
-			return pendingUpload{}, err
-		}
-		for i, u := range page.Uploads {
-			if aws.ToString(u.Key) != key {
-				continue
-			}
-			if newest == nil || aws.ToTime(u.Initiated).After(aws.ToTime(newest.Initiated)) {
-				newest = &page.Uploads[i]
-			}
-		}
+// resume returns the upload recorded for key when this process owns the
+// record, with its stored parts that fit an object of size bytes. It
+// returns a zero pendingUpload when there is nothing to resume. A refused
+// or failed listing of the parts (a role without s3:ListMultipartUploadParts,
+// an upload that is gone) means there is nothing to resume: the recorded
+// upload, which no live process owns, is aborted and a fresh one started.
+func (s *Store) resume(ctx context.Context, own *uploadOwner, key string, size int64) pendingUpload {
+	rec := own.rec
+	if !own.owns() || rec.UploadID == "" {
+		return pendingUpload{}
 	}
-	if newest == nil {
-		return pendingUpload{}, nil
+	ps := rec.PartSize
+	if ps < MinPartSize && ps < size || ps > MaxPartSize || (size+ps-1)/max(ps, 1) > MaxParts {
+		s.abort(key, &rec.UploadID)
+		own.forget()
+		return pendingUpload{}
 	}
 	parts := map[int32]types.Part{}
-	lp := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{Bucket: &s.loc.Bucket, Key: &key, UploadId: newest.UploadId})
+	lp := s3.NewListPartsPaginator(s.client, &s3.ListPartsInput{Bucket: &s.loc.Bucket, Key: &key, UploadId: &rec.UploadID})
 	for lp.HasMorePages() {
 		page, err := lp.NextPage(ctx)
 		if err != nil {
-			if isNotFound(err) {
-				return pendingUpload{}, nil // completed or aborted meanwhile
+			if ctx.Err() != nil {
+				return pendingUpload{} // interrupted: the record stays
 			}
-			return pendingUpload{}, err
+			if apiCode(err) != "NoSuchUpload" {
+				s.abort(key, &rec.UploadID)
+			}
+			own.forget()
+			return pendingUpload{}
 		}
 		for _, pt := range page.Parts {
-			parts[aws.ToInt32(pt.PartNumber)] = pt
+			n := aws.ToInt32(pt.PartNumber)
+			off := int64(n-1) * ps
+			if off < size && aws.ToInt64(pt.Size) == min(ps, size-off) {
+				parts[n] = pt // else it does not fit this layout: sent again
+			}
 		}
 	}
-	// The part size is the first part's; the layout must suit this object.
-	partSize := PartSizeFor(size, s.opts.PartSize)
-	if first, ok := parts[1]; ok {
-		ps := aws.ToInt64(first.Size)
-		if ps < MinPartSize && ps != size || (size+ps-1)/max(ps, 1) > MaxParts {
-			return pendingUpload{}, nil
-		}
-		partSize = ps
-	}
-	for n, pt := range parts {
-		off := int64(n-1) * partSize
-		if want := min(partSize, size-off); off >= size || aws.ToInt64(pt.Size) != want {
-			delete(parts, n) // does not fit this layout: send it again
-		}
-	}
-	return pendingUpload{id: newest.UploadId, partSize: partSize, parts: parts}, nil
+	return pendingUpload{id: rec.UploadID, partSize: ps, parts: parts}
 }
 
-// reusable reports whether a stored part holds exactly p's bytes, by its
-// SHA-256 checksum when the store kept one, else by its ETag (the MD5 of the
-// part for unencrypted uploads). It fills p.sum.
-func reusable(stored types.Part, p *part) (types.CompletedPart, bool) {
-	sum := sha256.Sum256(p.buf)
-	p.sum = sum[:]
-	b64 := base64.StdEncoding.EncodeToString(sum[:])
-	switch {
-	case aws.ToString(stored.ChecksumSHA256) != "":
-		if aws.ToString(stored.ChecksumSHA256) != b64 {
-			return types.CompletedPart{}, false
-		}
-	default:
-		m := md5.Sum(p.buf)
-		if strings.Trim(aws.ToString(stored.ETag), `"`) != hex.EncodeToString(m[:]) {
-			return types.CompletedPart{}, false
-		}
+// reusable reports whether a stored part holds exactly the bytes whose
+// SHA-256 is sum, by its SHA-256 checksum when the store kept one, else by
+// its ETag (the MD5 of the part for unencrypted uploads), which md5 holds.
+func reusable(stored types.Part, sum []byte, md5 hash.Hash) bool {
+	if c := aws.ToString(stored.ChecksumSHA256); c != "" {
+		return c == base64.StdEncoding.EncodeToString(sum)
 	}
-	return types.CompletedPart{ETag: stored.ETag, PartNumber: aws.Int32(p.num), ChecksumSHA256: aws.String(b64)}, true
+	return md5 != nil && strings.Trim(aws.ToString(stored.ETag), `"`) == hex.EncodeToString(md5.Sum(nil))
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,7 +35,17 @@ func newPartStore(t *testing.T, srv *mems3.Server, concurrency int) *s3store.Sto
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.KeepUploadsIn(recordDir(t))
 	return s
+}
+
+var recordDirs sync.Map // test name -> dir
+
+// recordDir is one test's repository temp dir: the stores of one test
+// stand for processes pushing from one repository.
+func recordDir(t *testing.T) string {
+	d, _ := recordDirs.LoadOrStore(t.Name(), t.TempDir())
+	return d.(string)
 }
 
 // TestMultipartResume interrupts a multipart upload after some parts, then

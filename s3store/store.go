@@ -38,6 +38,12 @@ type Store struct {
 	cred credentialCheck
 
 	probe NotFoundProbe
+
+	// waitClient serves requests whose answer may legitimately take
+	// minutes (CompleteMultipartUpload): no response header timeout.
+	waitClient aws.HTTPClient
+	// uploadDir holds multipart upload records (see owner.go).
+	uploadDir string
 }
 
 // New returns a store for loc. It loads the AWS configuration (environment,
@@ -104,7 +110,8 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 				}))
 		})
 	})
-	return &Store{loc: loc, opts: opts, client: client, creds: cfg.Credentials, region: region}, nil
+	waitClient := httpClient.WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = 0 })
+	return &Store{loc: loc, opts: opts, client: client, creds: cfg.Credentials, region: region, waitClient: waitClient}, nil
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -24,7 +24,8 @@ type Store interface {
 	// under oid whose SHA-256 is not oid: such content is refused with an
 	// error wrapping ErrDigestMismatch. progress is called with the count of
 	// bytes newly accepted; bytes sent again after a retry are not counted
-	// twice.
+	// twice. progress(0) says the store is waiting for an answer that may
+	// take long (a multipart completion), not stalled.
 	Upload(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error
 
 	// Download writes bytes [from, size) of oid into w at their offsets,
@@ -302,8 +303,14 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 	size, err := t.Store.Stat(ctx, req.Oid)
 	switch {
 	case err == nil && size == req.Size:
-		p.add(req.Size) // already stored: nothing to send
-		return nil
+		again, err := a.keep(ctx, t, req.Oid)
+		if err != nil {
+			return err
+		}
+		if !again {
+			p.add(req.Size) // already stored: nothing to send
+			return nil
+		}
 	case err == nil:
 		a.logf("%s holds %d bytes, expected %d: uploading again", t.Store.Locate(req.Oid), size, req.Size)
 	case errors.Is(err, fs.ErrPermission):
@@ -313,7 +320,7 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	return t.Store.Upload(ctx, req.Oid, req.Size, f, p.add)
+	return t.Store.Upload(ctx, req.Oid, req.Size, f, p.addOrAlive)
 }
 
 // download fetches one object into a temp file in the LFS temp dir and

@@ -12,7 +12,6 @@ import (
 
 	"github.com/datalfs/datalfs/gc"
 	"github.com/datalfs/datalfs/lfsrepo"
-	"github.com/datalfs/datalfs/lfsscan"
 	"github.com/datalfs/datalfs/s3store"
 )
 
@@ -23,7 +22,8 @@ func gcCommand() *cli.Command {
 		ArgsUsage: " ",
 		Description: "Lists PREFIX/lfs/objects/ and sorts every object: referenced by a ref of this clone (every\n" +
 			"branch, tag, remote-tracking branch, HEAD, stash and other refs) or of the --also-ref-repo clones;\n" +
-			"unreferenced but written within the grace period (a push may be on its way); or garbage.\n" +
+			"unreferenced but written, or relied on by a push, within the grace period (by the server's clock;\n" +
+			"a push may be on its way; see docs/operations-gc-uploads.md); or garbage.\n" +
 			"Only --delete deletes, and only when every object the published history needs is in the\n" +
 			"bucket (what `datalfs verify --all` checks). Keys that are not LFS objects are never touched.\n" +
 			"A prefix that other repositories may share (the bucket root, or --shared) needs their clones\n" +
@@ -76,22 +76,9 @@ func gcOptionsFrom(c *cli.Context) (gcOptions, error) {
 	return o, nil
 }
 
-// checkShared refuses a prefix that other repositories may use, unless
-// their clones are given or the user states there are none.
+// checkShared applies gc's rule for prefixes other repositories may use.
 func checkShared(o gcOptions, loc s3store.Location) error {
-	if o.noOthers || len(o.alsoRefRepos) > 0 {
-		return nil
-	}
-	switch {
-	case o.shared:
-		return fmt.Errorf("--shared: name a clone of every other repository that stores objects under s3://%s/%s with --also-ref-repo PATH, or gc would delete their objects",
-			loc.Bucket, loc.Prefix)
-	case loc.Prefix == "":
-		return fmt.Errorf("the LFS URL is the root of bucket %s, where other repositories may keep objects too: "+
-			"name a clone of each with --also-ref-repo PATH, or pass --no-other-repos if this repository is alone there "+
-			"(better: give each repository its own prefix in the LFS URL)", loc.Bucket)
-	}
-	return nil
+	return gc.CheckShared(gc.Sharing{Shared: o.shared, Others: len(o.alsoRefRepos), Alone: o.noOthers}, loc)
 }
 
 func runGC(c *cli.Context, o gcOptions) error {
@@ -115,7 +102,7 @@ func runGC(c *cli.Context, o gcOptions) error {
 		return withCode(exitUsage, err)
 	}
 	prog.show("listing the bucket")
-	plan, err := gc.MakePlan(ctx, store, refs, o.grace, time.Now())
+	plan, err := gc.MakePlan(ctx, store, refs, o.grace)
 	prog.clear()
 	if err != nil {
 		return withCode(exitUsage, fmt.Errorf("could not list the bucket: %w", err))
@@ -136,7 +123,7 @@ func runGC(c *cli.Context, o gcOptions) error {
 		}
 	}
 	if len(plan.Young) > 0 {
-		fmt.Fprintf(out, "Kept: %s unreferenced but written within the grace period of %v.\n", plural(len(plan.Young), "object"), o.grace)
+		fmt.Fprintf(out, "Kept: %s unreferenced but written or used by a push within the grace period of %v.\n", plural(len(plan.Young), "object"), o.grace)
 	}
 	for _, m := range plan.Missing {
 		fmt.Fprintf(out, "missing: %s (oid %s, %d bytes)\n", m.Path, m.Oid, m.Size)
@@ -158,14 +145,18 @@ func runGC(c *cli.Context, o gcOptions) error {
 			plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes), o.grace)
 		return nil
 	}
-	failed := 0
+	failed, inUse := 0, 0
 	for _, d := range gc.Delete(ctx, store, plan, o.jobs) {
-		if d.Err != nil {
+		switch {
+		case d.Err != nil:
 			failed++
 			fmt.Fprintf(out, "not deleted: %s: %v\n", d.Oid, d.Err)
+		case d.InUse:
+			inUse++
+			fmt.Fprintf(out, "kept: %s: a push relied on it while gc ran\n", d.Oid)
 		}
 	}
-	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", len(plan.Garbage)-failed, plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
+	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", len(plan.Garbage)-failed-inUse, plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
 	if v, err := store.Versioning(ctx); err == nil && v == "Enabled" {
 		fmt.Fprintln(out, "The bucket is versioned: the deleted objects remain as noncurrent versions, recoverable, until a lifecycle rule expires them.")
 	}
@@ -178,7 +169,7 @@ func runGC(c *cli.Context, o gcOptions) error {
 // scanRepos collects what each clone's refs refer to. "" is the current
 // directory's repository.
 func scanRepos(ctx context.Context, dirs []string, prog *progress) (gc.Refs, error) {
-	var refs gc.Refs
+	var clones []gc.Clone
 	for _, dir := range dirs {
 		name := dir
 		if dir == "" {
@@ -189,22 +180,12 @@ func scanRepos(ctx context.Context, dirs []string, prog *progress) (gc.Refs, err
 				dir = abs
 			}
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				return refs, fmt.Errorf("--also-ref-repo %s: not a directory: give the path of a clone", name)
+				return gc.Refs{}, fmt.Errorf("--also-ref-repo %s: not a directory: give the path of a clone", name)
 			}
 		}
-		show := func(n int) { prog.show("scanning %s: %d git objects", name, n) }
-		needed, err := lfsscan.Scan(ctx, lfsscan.Options{Dir: dir, Revs: append(append([]string{}, lfsscan.Published...), "HEAD"), Progress: show})
-		if err != nil {
-			return refs, fmt.Errorf("scan %s: %w", name, err)
-		}
-		kept, err := lfsscan.Scan(ctx, lfsscan.Options{Dir: dir, Revs: lfsscan.Unpublished, Progress: show})
-		if err != nil {
-			return refs, fmt.Errorf("scan %s: %w", name, err)
-		}
-		refs.Needed = append(refs.Needed, needed...)
-		refs.Kept = append(refs.Kept, kept...)
+		clones = append(clones, gc.Clone{Dir: dir, Name: name})
 	}
-	return refs, nil
+	return gc.ScanRefs(ctx, clones, func(name string, n int) { prog.show("scanning %s: %d git objects", name, n) })
 }
 
 // bytesString formats n bytes for people: 1.5 MiB.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -81,5 +82,9 @@ func openStore(ctx context.Context, repo *lfsrepo.Repo, operation, remote string
 	if err != nil {
 		return nil, err
 	}
-	return s3store.New(ctx, loc, opts)
+	store, err := s3store.New(ctx, loc, opts)
+	if err == nil && repo.InRepo() {
+		store.KeepUploadsIn(filepath.Join(filepath.Dir(repo.TempDir()), "datalfs-uploads"))
+	}
+	return store, err
 }

@@ -15,9 +15,11 @@ func uploadsCommand() *cli.Command {
 		Usage:     "list (and with --abort, discard) unfinished multipart uploads under the repository's prefix",
 		ArgsUsage: " ",
 		Description: "An interrupted push leaves its multipart upload in the bucket, and the next push of the\n" +
-			"same object resumes it. Uploads nobody will finish cost storage: list them here, abort\n" +
-			"those older than --older-than with --abort, or let an S3 lifecycle rule\n" +
-			"(AbortIncompleteMultipartUpload) expire them.",
+			"same object from the same repository resumes it (uploads started elsewhere are never adopted).\n" +
+			"Uploads nobody will finish cost storage: list them here, abort those older than --older-than\n" +
+			"with --abort, or let an S3 lifecycle rule (AbortIncompleteMultipartUpload) expire them.\n" +
+			"An upload still being sent (a push of a very large object) may be listed too: keep --older-than\n" +
+			"longer than any push takes.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "abort", Usage: "discard the listed uploads"},
 			&cli.DurationFlag{Name: "older-than", Value: 24 * time.Hour, Usage: "only uploads started longer ago than this"},

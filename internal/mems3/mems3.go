@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -39,6 +40,30 @@ type Server struct {
 	requests  map[string]int
 	ranges    []string
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	clock     clock
+}
+
+// clock is the server's time: the local clock plus an offset that tests
+// advance. It dates the objects (LastModified) and the answers (Date).
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+
+// Advance moves the server's clock d ahead: objects written earlier look
+// d older, as they would after d passed.
+func (s *Server) Advance(d time.Duration) {
+	s.clock.mu.Lock()
+	defer s.clock.mu.Unlock()
+	s.clock.off += d
 }
 
 // Start runs a server on loopback until the test ends, with the given
@@ -46,9 +71,11 @@ type Server struct {
 // default chain.
 func Start(t testing.TB, buckets ...string) *Server {
 	t.Helper()
-	backend := s3mem.New()
-	faker := gofakes3.New(backend, gofakes3.WithIntegrityCheck(true))
 	s := &Server{requests: map[string]int{}}
+	backend := s3mem.New(s3mem.WithTimeSource(&s.clock))
+	// No skew check: the SDK signs by the clock it learns from Date,
+	// which Advance moves.
+	faker := gofakes3.New(backend, gofakes3.WithIntegrityCheck(true), gofakes3.WithTimeSource(&s.clock), gofakes3.WithTimeSkewLimit(0))
 	h := faker.Server()
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -61,6 +88,7 @@ func Start(t testing.TB, buckets ...string) *Server {
 		}
 		intercept := s.intercept
 		s.mu.Unlock()
+		w.Header().Set("Date", s.clock.Now().UTC().Format(http.TimeFormat))
 		if intercept != nil && intercept(w, r) {
 			return
 		}
