@@ -1,0 +1,765 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math/big"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The differential test of the fast path.
+//
+// genCase builds a schema from the whole grammar of keywords the fast path
+// compiles (and a few it must refuse), nested and combined, and records made
+// to sit on both sides of each constraint of that schema. runCase checks, for
+// every record, that the fast path certifies it only when the library path
+// finds no problem, that it reads the same id and reference values, that
+// its verdict does not depend on how the schema was compiled (map order),
+// and that Validate reports exactly the same with and without it.
+
+// choices is the generator's source of decisions: the fuzzer's bytes first,
+// then a PRNG seeded from them, so every input gives one case.
+type choices struct {
+	b []byte
+	r *rand.Rand
+}
+
+func newChoices(b []byte) *choices {
+	h := fnv.New64a()
+	h.Write(b)
+	return &choices{b: b, r: rand.New(rand.NewPCG(h.Sum64(), uint64(len(b))))}
+}
+
+// intn returns a choice in [0, n).
+func (c *choices) intn(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	if len(c.b) > 0 {
+		x := int(c.b[0])
+		c.b = c.b[1:]
+		return x % n
+	}
+	return c.r.IntN(n)
+}
+
+// chance is true with probability 1/n.
+func (c *choices) chance(n int) bool { return c.intn(n) == 0 }
+
+func pick[T any](c *choices, xs ...T) T { return xs[c.intn(len(xs))] }
+
+// A generated JSON value: nil, bool, jnum, string, []any or jobj (which
+// keeps its keys in order and may repeat them).
+type (
+	jnum string
+	jkv  struct {
+		k string
+		v any
+	}
+	jobj []jkv
+)
+
+func (o jobj) get(k string) (any, bool) {
+	var v any
+	found := false
+	for _, kv := range o {
+		if kv.k == k {
+			v, found = kv.v, true // the last one, as JSON parsers do
+		}
+	}
+	return v, found
+}
+
+// writeJSON writes v, spelling strings plainly or with \u escapes.
+func writeJSON(c *choices, sb *strings.Builder, v any) {
+	space := func() {
+		if c.chance(6) {
+			sb.WriteString(pick(c, " ", "\t", "  ", "\r"))
+		}
+	}
+	switch v := v.(type) {
+	case nil:
+		sb.WriteString("null")
+	case bool:
+		sb.WriteString(strconv.FormatBool(v))
+	case jnum:
+		sb.WriteString(string(v))
+	case string:
+		writeString(c, sb, v)
+	case []any:
+		sb.WriteByte('[')
+		for i, x := range v {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			space()
+			writeJSON(c, sb, x)
+			space()
+		}
+		sb.WriteByte(']')
+	case jobj:
+		sb.WriteByte('{')
+		for i, kv := range v {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			space()
+			writeString(c, sb, kv.k)
+			space()
+			sb.WriteByte(':')
+			space()
+			writeJSON(c, sb, kv.v)
+		}
+		space()
+		sb.WriteByte('}')
+	default:
+		panic(fmt.Sprintf("writeJSON: %T", v))
+	}
+}
+
+// writeString writes s as a JSON string: raw, fully \u-escaped, or escaped
+// only here and there.
+func writeString(c *choices, sb *strings.Builder, s string) {
+	mode := c.intn(6) // 0-1, 4-5: raw; 2: all escaped; 3: some escaped
+	sb.WriteByte('"')
+	for _, r := range s {
+		esc := r < 0x20 || r == '"' || r == '\\' || mode == 2 || (mode == 3 && c.chance(3))
+		if !esc {
+			sb.WriteRune(r)
+			continue
+		}
+		if r == '/' && c.chance(2) {
+			sb.WriteString(`\/`)
+			continue
+		}
+		if r > 0xffff {
+			r -= 0x10000
+			fmt.Fprintf(sb, `\u%04x\u%04X`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
+			continue
+		}
+		if c.chance(2) {
+			fmt.Fprintf(sb, `\u%04x`, r)
+		} else {
+			fmt.Fprintf(sb, `\u%04X`, r)
+		}
+	}
+	sb.WriteByte('"')
+}
+
+// Vocabulary shared by schemas and records, so that they meet.
+var (
+	genNames    = []string{"a", "b", "id", "ref", "é", "名前", "x-y", "x-é", "a/b", "t~0", "ab", "aé", "\u0001"}
+	genPatterns = []string{"^a", "^x-", "é", "^[a-z]+$", "b$", "^.{2}$", "名", "^$"}
+	genStrings  = []string{"", "a", "ab", "abc", "é", "éé", "名前", "😀", "a😀", "x-y", "2026-11-26", "2026-02-30",
+		"2026-11-26T10:00:00Z", "a@b.co", "1.2.3.4", "300.1.1.1", "s3://bucket/key", "http://x/y", "a\"b", "tab\t", "\u0000"}
+	genNums = []string{"0", "-0", "1", "-1", "2", "3", "2.5", "1.5", "-1.5", "100", "1e2", "1E+2", "100.0", "0.1",
+		"9007199254740992", "9007199254740993", "-9007199254740993", "12345678901234567890", "1e400", "-1e400",
+		"1e-400", "0.30000000000000004", "1.0", "5e-324", "1e-1000001"}
+	genFormats = []string{"date", "date-time", "email", "ipv4", "uri"}
+	genTypes   = []string{"null", "boolean", "integer", "number", "string", "array", "object"}
+)
+
+// schemaGen builds one schema document.
+type schemaGen struct {
+	c     *choices
+	draft int
+	defs  []string // names of the root's definitions
+}
+
+func (g *schemaGen) scalar() any {
+	switch g.c.intn(5) {
+	case 0:
+		return pick(g.c, genStrings...)
+	case 1:
+		return pick(g.c, genNames...)
+	case 2, 3:
+		return jnum(pick(g.c, genNums...))
+	}
+	return pick[any](g.c, nil, true, false)
+}
+
+func (g *schemaGen) num() jnum { return jnum(pick(g.c, genNums...)) }
+
+func (g *schemaGen) small() jnum { return jnum(strconv.Itoa(g.c.intn(4))) }
+
+// node returns a subschema; depth limits nesting.
+func (g *schemaGen) node(depth int) any {
+	c := g.c
+	if c.chance(12) {
+		return c.chance(4) // true, mostly
+	}
+	var o jobj
+	add := func(k string, v any) { o = append(o, jkv{k, v}) }
+	n := 1 + c.intn(4)
+	for range n {
+		switch c.intn(22) {
+		case 0, 1:
+			if c.chance(3) {
+				var ts []any
+				for range 1 + c.intn(3) {
+					ts = append(ts, pick(c, genTypes...))
+				}
+				add("type", ts)
+			} else {
+				add("type", pick(c, genTypes...))
+			}
+		case 2:
+			var e []any
+			for range 1 + c.intn(4) {
+				e = append(e, g.scalar())
+			}
+			add("enum", e)
+		case 3:
+			add("const", g.scalar())
+		case 4:
+			add(pick(c, "minLength", "maxLength"), g.small())
+		case 5:
+			add("pattern", pick(c, genPatterns...))
+		case 6:
+			add("format", pick(c, genFormats...))
+		case 7, 8:
+			add(pick(c, "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"), g.num())
+		case 9, 10:
+			if depth > 0 {
+				var p jobj
+				for range 1 + c.intn(3) {
+					p = append(p, jkv{pick(c, genNames...), g.node(depth - 1)})
+				}
+				add("properties", p)
+			}
+		case 11:
+			var r []any
+			for range 1 + c.intn(3) {
+				r = append(r, pick(c, genNames...))
+			}
+			add("required", r)
+		case 12:
+			if depth > 0 {
+				var p jobj
+				for range 1 + c.intn(2) {
+					p = append(p, jkv{pick(c, genPatterns...), g.node(depth - 1)})
+				}
+				add("patternProperties", p)
+			}
+		case 13:
+			if depth > 0 {
+				add("additionalProperties", g.node(depth-1))
+			} else {
+				add("additionalProperties", c.chance(2))
+			}
+		case 14:
+			add(pick(c, "maxProperties", "minItems", "maxItems"), g.small())
+		case 15:
+			if depth > 0 {
+				add("items", g.node(depth-1))
+			}
+		case 16:
+			if depth > 0 {
+				var subs []any
+				for range 1 + c.intn(2) {
+					subs = append(subs, g.node(depth-1))
+				}
+				add(pick(c, "allOf", "anyOf"), subs)
+			}
+		case 17:
+			if len(g.defs) > 0 && c.chance(3) {
+				add("$ref", "#")
+			} else if len(g.defs) > 0 {
+				add("$ref", g.defPointer(pick(c, g.defs...)))
+			}
+		case 18:
+			add(pick(c, "title", "description", "$comment"), pick(c, genStrings...))
+		case 19:
+			// Keywords the fast path must refuse (answer "not sure").
+			switch c.intn(6) {
+			case 0:
+				add("multipleOf", jnum(pick(c, "2", "0.5", "3")))
+			case 1:
+				add("uniqueItems", true)
+			case 2:
+				add("minProperties", g.small())
+			case 3:
+				add("not", g.node(0))
+			case 4:
+				add("oneOf", []any{g.node(0), g.node(0)})
+			case 5:
+				add("prefixItems", []any{g.node(0)})
+			}
+		default:
+			// the common case: a typed leaf, so that records often pass
+			add("type", pick(c, "string", "integer", "number", "object", "array"))
+		}
+	}
+	return o
+}
+
+func (g *schemaGen) defsKey() string {
+	if g.draft == 7 {
+		return "definitions"
+	}
+	return "$defs"
+}
+
+func (g *schemaGen) defPointer(name string) string {
+	return "#/" + g.defsKey() + "/" + escapeToken(name)
+}
+
+// genSchema returns a schema document.
+func genSchema(c *choices) jobj {
+	g := &schemaGen{c: c, draft: pick(c, 2020, 2020, 2020, 7)}
+	for i := range c.intn(3) {
+		g.defs = append(g.defs, pick(c, "d"+strconv.Itoa(i), "dé"+strconv.Itoa(i)))
+	}
+	root, _ := g.node(3).(jobj)
+	if c.chance(3) {
+		root = append(root, jkv{"type", "object"})
+	}
+	if len(g.defs) > 0 {
+		var defs jobj
+		for _, d := range g.defs {
+			defs = append(defs, jkv{d, g.node(2)})
+		}
+		root = append(root, jkv{g.defsKey(), defs})
+	}
+	if g.draft == 7 {
+		root = append(root, jkv{"$schema", "http://json-schema.org/draft-07/schema#"})
+	} else if c.chance(3) {
+		root = append(root, jkv{"$schema", "https://json-schema.org/draft/2020-12/schema"})
+	}
+	c.r.Shuffle(len(root), func(i, j int) { root[i], root[j] = root[j], root[i] })
+	return root
+}
+
+// recordGen builds records near the constraints of a schema.
+type recordGen struct {
+	c    *choices
+	root jobj
+}
+
+// resolve follows a "$ref" of the generated schema.
+func (g *recordGen) resolve(ref string) any {
+	if ref == "#" {
+		return g.root
+	}
+	toks, err := splitPointer(strings.TrimPrefix(ref, "#"))
+	if err != nil || len(toks) != 2 {
+		return true
+	}
+	defs, _ := g.root.get(toks[0])
+	d, _ := defs.(jobj)
+	v, ok := d.get(toks[1])
+	if !ok {
+		return true
+	}
+	return v
+}
+
+// near returns numbers equal to, just below and just above x, spelled in
+// several ways.
+func near(c *choices, x string) jnum {
+	r, ok := new(big.Rat).SetString(x)
+	if !ok {
+		return jnum(x)
+	}
+	tiny := big.NewRat(1, 1_000_000_000_000)
+	switch c.intn(8) {
+	case 0:
+		return jnum(x)
+	case 1:
+		return jnum(new(big.Rat).Add(r, tiny).FloatString(13))
+	case 2:
+		return jnum(new(big.Rat).Sub(r, tiny).FloatString(13))
+	case 3:
+		return jnum(new(big.Rat).Add(r, big.NewRat(1, 1)).FloatString(0))
+	case 4:
+		return jnum(new(big.Rat).Sub(r, big.NewRat(1, 1)).FloatString(0))
+	case 5:
+		return jnum(r.FloatString(2)) // 1 spelled 1.00
+	case 6:
+		if r.IsInt() {
+			return jnum(r.FloatString(0) + "e0")
+		}
+	}
+	return jnum(pick(c, genNums...))
+}
+
+// value returns a record value for the subschema s.
+func (g *recordGen) value(s any, depth int) any {
+	c := g.c
+	o, isObj := s.(jobj)
+	if !isObj || depth > 6 || c.chance(15) {
+		return g.anyValue(depth)
+	}
+	if ref, ok := o.get("$ref"); ok && c.intn(3) > 0 {
+		if r, isStr := ref.(string); isStr {
+			return g.value(g.resolve(r), depth+1)
+		}
+	}
+	for _, k := range []string{"allOf", "anyOf"} {
+		if subs, ok := o.get(k); ok && c.chance(2) {
+			if arr, isArr := subs.([]any); isArr && len(arr) > 0 {
+				return g.value(pick(c, arr...), depth+1)
+			}
+		}
+	}
+	for _, k := range []string{"const", "enum"} {
+		if e, ok := o.get(k); ok && c.intn(3) > 0 {
+			v := e
+			if arr, isArr := e.([]any); isArr && len(arr) > 0 {
+				v = pick(c, arr...)
+			}
+			if n, isNum := v.(jnum); isNum && c.chance(3) {
+				return near(c, string(n))
+			}
+			return v
+		}
+	}
+	typ := ""
+	if t, ok := o.get("type"); ok && c.intn(5) > 0 {
+		switch t := t.(type) {
+		case string:
+			typ = t
+		case []any:
+			typ, _ = pick(c, t...).(string)
+		}
+	}
+	if typ == "" {
+		_, hasProps := o.get("properties")
+		_, hasItems := o.get("items")
+		switch {
+		case hasProps && c.intn(3) > 0:
+			typ = "object"
+		case hasItems && c.intn(3) > 0:
+			typ = "array"
+		default:
+			typ = pick(c, genTypes...)
+		}
+	}
+	intOf := func(k string) (int, bool) {
+		v, ok := o.get(k)
+		n, isNum := v.(jnum)
+		if !ok || !isNum {
+			return 0, false
+		}
+		i, err := strconv.Atoi(string(n))
+		return i, err == nil
+	}
+	switch typ {
+	case "null":
+		return nil
+	case "boolean":
+		return c.chance(2)
+	case "integer", "number":
+		for _, k := range []string{"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"} {
+			if b, ok := o.get(k); ok && c.intn(3) > 0 {
+				if n, isNum := b.(jnum); isNum {
+					return near(c, string(n))
+				}
+			}
+		}
+		return jnum(pick(c, genNums...))
+	case "string":
+		if c.chance(2) {
+			return pick(c, append(genStrings, genNames...)...)
+		}
+		l := c.intn(5)
+		for _, k := range []string{"minLength", "maxLength"} {
+			if n, ok := intOf(k); ok && c.chance(2) {
+				l = max(0, n-1+c.intn(3))
+			}
+		}
+		var sb strings.Builder
+		for range l {
+			sb.WriteString(pick(c, "a", "b", "é", "名", "😀", "-"))
+		}
+		return sb.String()
+	case "array":
+		n := c.intn(4)
+		for _, k := range []string{"minItems", "maxItems"} {
+			if m, ok := intOf(k); ok && c.chance(2) {
+				n = max(0, m-1+c.intn(3))
+			}
+		}
+		items, _ := o.get("items")
+		arr := make([]any, 0, n)
+		for range n {
+			arr = append(arr, g.value(items, depth+1))
+		}
+		return arr
+	}
+	// an object
+	var out jobj
+	props, _ := o.get("properties")
+	po, _ := props.(jobj)
+	for _, kv := range po {
+		if c.intn(4) > 0 {
+			out = append(out, jkv{kv.k, g.value(kv.v, depth+1)})
+		}
+	}
+	if req, ok := o.get("required"); ok {
+		arr, _ := req.([]any)
+		for _, r := range arr {
+			if name, isStr := r.(string); isStr && c.intn(5) > 0 {
+				if _, has := out.get(name); !has {
+					sub, _ := po.get(name)
+					out = append(out, jkv{name, g.value(sub, depth+1)})
+				}
+			}
+		}
+	}
+	pp, _ := o.get("patternProperties")
+	ppo, _ := pp.(jobj)
+	for range c.intn(3) {
+		var sub any = true
+		if len(ppo) > 0 {
+			sub = pick(c, ppo...).v
+		}
+		out = append(out, jkv{pick(c, genNames...), g.value(sub, depth+1)})
+	}
+	// Repeat a key: the last occurrence is the one that counts.
+	if len(out) > 0 && c.chance(4) {
+		kv := pick(c, out...)
+		sub, _ := po.get(kv.k)
+		dup := jkv{kv.k, g.value(sub, depth+1)}
+		if c.chance(2) {
+			out = append(out, dup)
+		} else {
+			out = append(jobj{dup}, out...)
+		}
+	}
+	c.r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// anyValue returns an arbitrary value from the vocabulary.
+func (g *recordGen) anyValue(depth int) any {
+	c := g.c
+	k := c.intn(8)
+	if depth > 4 {
+		k = 3 + c.intn(5)
+	}
+	switch k {
+	case 0:
+		var o jobj
+		for range c.intn(3) {
+			o = append(o, jkv{pick(c, genNames...), g.anyValue(depth + 1)})
+		}
+		return o
+	case 1:
+		var a []any
+		for range c.intn(3) {
+			a = append(a, g.anyValue(depth+1))
+		}
+		return a
+	case 2, 3:
+		return pick(c, genStrings...)
+	case 4, 5:
+		return jnum(pick(c, genNums...))
+	case 6:
+		return c.chance(2)
+	}
+	return nil
+}
+
+// genRecord returns one record for the schema, with id and reference fields
+// for the cross-record checks, sometimes repeated.
+func (g *recordGen) record() any {
+	c := g.c
+	v := g.value(g.root, 0)
+	o, isObj := v.(jobj)
+	if !isObj {
+		return v
+	}
+	ids := []any{jnum("1"), jnum("2"), "1", "a", "é", jnum("1.0"), true, nil}
+	refs := []any{"s3://bucket/key", "s3://bucket/ké", "s3://b", "bad", "", jnum("5"), nil}
+	for range c.intn(3) {
+		o = append(o, jkv{"id", pick(c, ids...)})
+	}
+	for range c.intn(3) {
+		o = append(o, jkv{"ref", pick(c, refs...)})
+	}
+	if c.chance(3) {
+		m := jobj{{"r", pick(c, refs...)}}
+		if c.chance(2) {
+			m = append(m, jkv{"r", pick(c, refs...)})
+		}
+		o = append(o, jkv{"m", m})
+	}
+	c.r.Shuffle(len(o), func(i, j int) { o[i], o[j] = o[j], o[i] })
+	return o
+}
+
+// diffCase is one generated schema and its records.
+type diffCase struct {
+	schema  string
+	records []string
+}
+
+// genCase returns the case the choices in b select.
+func genCase(b []byte) diffCase {
+	c := newChoices(b)
+	root := genSchema(c)
+	var sb strings.Builder
+	writeJSON(c, &sb, root)
+	dc := diffCase{schema: sb.String()}
+	rg := &recordGen{c: c, root: root}
+	for range 20 + c.intn(20) {
+		sb.Reset()
+		writeJSON(c, &sb, rg.record())
+		dc.records = append(dc.records, sb.String())
+	}
+	return dc
+}
+
+// diffPointers are the id and reference fields the cross-record checks read.
+var diffPointers = []string{"/id", "/ref", "/m/r"}
+
+// diffStats counts what the fast path certified, so that a test can insist
+// it was not vacuous.
+type diffStats struct {
+	cases, fastCases, records, certified int
+}
+
+// runCase compares the fast path with the library path on one case.
+func runCase(t *testing.T, dc diffCase, st *diffStats) {
+	t.Helper()
+	st.cases++
+	read := func(string) ([]byte, error) { return []byte(dc.schema), nil }
+	sch, err := CompileSchema("gen.json", read)
+	if err != nil {
+		return // not a valid schema, or one the library refuses
+	}
+	doc, err := parseJSON([]byte(dc.schema))
+	if err != nil {
+		t.Fatalf("schema %s: %v", dc.schema, err)
+	}
+	// Compile the fast path a few times: a verdict that depends on the
+	// order in which a map was walked shows up as a disagreement.
+	var fvs []*fastValidator
+	for range 3 {
+		if fs := newFastSchema(doc); fs != nil {
+			fvs = append(fvs, newFastValidator(fs))
+		}
+	}
+	if len(fvs) == 0 {
+		return
+	}
+	st.fastCases++
+	for _, rec := range dc.records {
+		st.records++
+		data := []byte(rec)
+		v, perr := parseJSON(data)
+		var probs []Problem
+		if perr == nil {
+			probs = sch.validate(1, v)
+		}
+		var verdicts []bool
+		for _, fv := range fvs {
+			verdicts = append(verdicts, fv.valid(data))
+		}
+		for i := range verdicts {
+			if verdicts[i] != verdicts[0] {
+				t.Errorf("fast path verdict depends on how the schema was compiled (%v)\nschema: %s\nrecord: %s", verdicts, dc.schema, rec)
+				break
+			}
+		}
+		if verdicts[0] {
+			st.certified++
+			if perr != nil {
+				t.Errorf("fast path accepts a record that does not parse (%v)\nschema: %s\nrecord: %s", perr, dc.schema, rec)
+				continue
+			}
+			if len(probs) > 0 {
+				t.Errorf("fast path says valid, library says %v\nschema: %s\nrecord: %s", probs, dc.schema, rec)
+			}
+		}
+		if perr != nil {
+			continue
+		}
+		for _, ptr := range diffPointers {
+			toks, _ := splitPointer(ptr)
+			want, wantOK := lookup(v, toks)
+			raw, gotOK := fvs[0].rawLookup(data, toks)
+			var got any
+			if gotOK {
+				got, err = parseJSON(raw)
+				gotOK = err == nil
+			}
+			if gotOK != wantOK || !cmp.Equal(got, want) {
+				t.Errorf("%s: fast path reads %v (%v), the parsed record holds %v (%v)\nrecord: %s", ptr, got, gotOK, want, wantOK, rec)
+			}
+		}
+	}
+	// End to end: the report, problems and cross-record checks included,
+	// must not depend on the fast path.
+	input := []byte(strings.Join(dc.records, "\n") + "\n")
+	cfg := Config{Format: FormatJSONL, ID: "/id", Refs: []string{"/ref", "/m/r"}}
+	fast, err := Validate(context.Background(), bytes.NewReader(input), "gen.jsonl", sch, cfg, Options{Jobs: 1, MaxProblems: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Validate(context.Background(), bytes.NewReader(input), "gen.jsonl", sch, cfg, Options{Jobs: 1, MaxProblems: 1000, NoFastPath: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(full, fast); diff != "" {
+		t.Errorf("the fast path changes the report (-full +fast):\n%s\nschema: %s\nrecords:\n%s", diff, dc.schema, input)
+	}
+}
+
+// caseSeed is the generator input of deterministic case i.
+func caseSeed(i int) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(i)) }
+
+// TestFastPathGenerated runs the differential test on a fixed series of
+// generated cases (FASTGEN_N sets how many).
+func TestFastPathGenerated(t *testing.T) {
+	n := 400
+	if testing.Short() {
+		n = 60
+	}
+	if s := getenvInt("FASTGEN_N"); s > 0 {
+		n = s
+	}
+	var st diffStats
+	for i := range n {
+		runCase(t, genCase(caseSeed(i)), &st)
+		if t.Failed() {
+			t.Fatalf("case %d failed (reproduce: genCase(caseSeed(%d)))", i, i)
+		}
+	}
+	t.Logf("%d cases, %d with a fast path, %d records, %d certified by the fast path", st.cases, st.fastCases, st.records, st.certified)
+	if st.fastCases < st.cases/4 || st.certified < st.records/20 {
+		t.Fatalf("the generator hardly exercises the fast path: %+v", st)
+	}
+}
+
+// FuzzFastPathDifferential runs the differential test on the case each
+// input selects: the input drives the generator's choices.
+func FuzzFastPathDifferential(f *testing.F) {
+	for i := range 8 {
+		f.Add(caseSeed(i))
+	}
+	f.Add([]byte("const+enum"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dc := genCase(b)
+		if !utf8.ValidString(dc.schema) {
+			t.Fatalf("generator made invalid UTF-8")
+		}
+		runCase(t, dc, &diffStats{})
+	})
+}
+
+func getenvInt(name string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(os.Getenv(name)))
+	return n
+}
