@@ -32,6 +32,7 @@ type fastValidator struct {
 	row    []byte // a CSV row as JSON text
 	data   []byte
 	pos    int
+	budget int // value calls left for this record
 }
 
 func newFastValidator(s *fastSchema) *fastValidator {
@@ -52,6 +53,7 @@ func (v *fastValidator) match(i int, s []byte) bool {
 // satisfies the schema. false means "not sure".
 func (v *fastValidator) valid(data []byte) bool {
 	v.data, v.pos = data, 0
+	v.budget = fastBudget + 8*len(data)
 	v.space()
 	if !v.value(v.root, 0, 0) {
 		return false
@@ -71,12 +73,21 @@ func (v *fastValidator) space() {
 	}
 }
 
+// fastBudget and 8 per byte of a record bound the subschema checks the
+// fast path makes for it: references that fan out through anyOf without
+// consuming input would otherwise take exponential time. A record that
+// needs more is "not sure".
+const fastBudget = 4096
+
 // maxHops bounds how often one value is re-checked through $ref/allOf/anyOf,
 // so a reference cycle cannot loop.
 const maxHops = 32
 
 // value checks the value at pos against n and leaves pos after it.
 func (v *fastValidator) value(n *fastNode, depth, hops int) bool {
+	if v.budget--; v.budget < 0 {
+		return false
+	}
 	if n.unsure || n.never || depth > maxDepth || hops > maxHops || v.pos >= len(v.data) {
 		return false
 	}
@@ -427,6 +438,7 @@ func unsafeString(b []byte) string {
 // occurrence counts, as in the parsed record the library checks.
 func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
 	v.data, v.pos = data, 0
+	v.budget = math.MaxInt // skip visits each value once
 	for _, tok := range toks {
 		v.space()
 		if v.pos >= len(v.data) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -26,8 +27,23 @@ type Options struct {
 	// Jobs is the number of parse-and-validate workers; 0 means one per CPU.
 	Jobs int
 	// NoFastPath sends every record through the full validator, for tests
-	// and benchmarks of the fast path.
+	// and benchmarks of the fast path. Setting the environment variable
+	// DATALFS_NO_FASTPATH (to anything but "" or "0") does the same.
 	NoFastPath bool
+}
+
+// NoFastPathEnv names the environment variable that turns the fast path
+// off, for a user who suspects it: every record then goes through the
+// library path. See docs/validation-guarantees.md.
+const NoFastPathEnv = "DATALFS_NO_FASTPATH"
+
+// fastPathOn reports whether a run with opt may use the fast path.
+func fastPathOn(opt Options) bool {
+	if opt.NoFastPath {
+		return false
+	}
+	v := os.Getenv(NoFastPathEnv)
+	return v == "" || v == "0"
 }
 
 // Report is the outcome of validating one manifest.
@@ -97,7 +113,7 @@ func Validate(ctx context.Context, src io.Reader, name string, sch *Schema, cfg 
 	rep.Format = format
 
 	c := &checker{sch: sch, fast: sch.fast}
-	if opt.NoFastPath {
+	if !fastPathOn(opt) {
 		c.fast = nil
 	}
 	var rr recordReader
