@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/csv"
 	"fmt"
 	"hash/fnv"
 	"math/big"
 	"math/rand/v2"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,9 +161,11 @@ func writeString(c *choices, sb *strings.Builder, s string) {
 // Vocabulary shared by schemas and records, so that they meet.
 var (
 	genNames    = []string{"a", "b", "id", "ref", "é", "名前", "x-y", "x-é", "a/b", "t~0", "ab", "aé", "\u0001"}
-	genPatterns = []string{"^a", "^x-", "é", "^[a-z]+$", "b$", "^.{2}$", "名", "^$"}
+	genPatterns = []string{"^a", "^x-", "é", "^[a-z]+$", "b$", "^.{2}$", "名", "^$",
+		`^\S+$`, `^\s*a`, `\d`, `^\w+$`, `(?i)^A`} // where ECMA-262 and Go differ too
 	genStrings  = []string{"", "a", "ab", "abc", "é", "éé", "名前", "😀", "a😀", "x-y", "2026-11-26", "2026-02-30",
-		"2026-11-26T10:00:00Z", "a@b.co", "1.2.3.4", "300.1.1.1", "s3://bucket/key", "http://x/y", "a\"b", "tab\t", "\u0000"}
+		"2026-11-26T10:00:00Z", "a@b.co", "1.2.3.4", "300.1.1.1", "s3://bucket/key", "http://x/y", "a\"b", "tab\t", "\u0000",
+		"\u00a0", "\u00a0a", " a", "٣", "\u2028", "A"}
 	genNums = []string{"0", "-0", "1", "-1", "2", "3", "2.5", "1.5", "-1.5", "100", "1e2", "1E+2", "100.0", "0.1",
 		"9007199254740992", "9007199254740993", "-9007199254740993", "12345678901234567890", "1e400", "-1e400",
 		"1e-400", "0.30000000000000004", "1.0", "5e-324", "1e-1000001"}
@@ -363,7 +367,7 @@ func (g *schemaGen) keyword(k string, depth int, add func(string, any)) {
 }
 
 func (g *schemaGen) defsKey() string {
-	if g.draft == 7 {
+	if g.draft < 2019 {
 		return "definitions"
 	}
 	return "$defs"
@@ -375,7 +379,7 @@ func (g *schemaGen) defPointer(name string) string {
 
 // genSchema returns a schema document.
 func genSchema(c *choices) jobj {
-	g := &schemaGen{c: c, draft: pick(c, 2020, 2020, 2020, 7)}
+	g := &schemaGen{c: c, draft: pick(c, 2020, 2020, 2020, 2019, 7, 7, 6, 4)}
 	for i := range c.intn(3) {
 		g.defs = append(g.defs, pick(c, "d"+strconv.Itoa(i), "dé"+strconv.Itoa(i)))
 	}
@@ -399,10 +403,8 @@ func genSchema(c *choices) jobj {
 		}
 		root = append(root, jkv{g.defsKey(), defs})
 	}
-	if g.draft == 7 {
-		root = append(root, jkv{"$schema", "http://json-schema.org/draft-07/schema#"})
-	} else if c.chance(3) {
-		root = append(root, jkv{"$schema", "https://json-schema.org/draft/2020-12/schema"})
+	if g.draft != 2020 || c.chance(3) {
+		root = append(root, jkv{"$schema", draftURI(g.draft)})
 	}
 	c.r.Shuffle(len(root), func(i, j int) { root[i], root[j] = root[j], root[i] })
 	return root
@@ -656,6 +658,13 @@ func (g *recordGen) record() any {
 	for range c.intn(3) {
 		o = append(o, jkv{"ref", pick(c, refs...)})
 	}
+	if c.chance(4) {
+		var tags []any
+		for range c.intn(4) {
+			tags = append(tags, pick(c, refs...))
+		}
+		o = append(o, jkv{"tags", tags})
+	}
 	if c.chance(3) {
 		m := jobj{{"r", pick(c, refs...)}}
 		if c.chance(2) {
@@ -671,6 +680,7 @@ func (g *recordGen) record() any {
 type diffCase struct {
 	schema  string
 	records []string
+	values  []any // the records as generated
 }
 
 // genCase returns the case the choices in b select.
@@ -683,19 +693,21 @@ func genCase(b []byte) diffCase {
 	rg := &recordGen{c: c, root: root}
 	for range 20 + c.intn(20) {
 		sb.Reset()
-		writeJSON(c, &sb, rg.record())
+		rec := rg.record()
+		writeJSON(c, &sb, rec)
 		dc.records = append(dc.records, sb.String())
+		dc.values = append(dc.values, rec)
 	}
 	return dc
 }
 
 // diffPointers are the id and reference fields the cross-record checks read.
-var diffPointers = []string{"/id", "/ref", "/m/r"}
+var diffPointers = []string{"/id", "/ref", "/m/r", "/tags/1"}
 
 // diffStats counts what the fast path certified, so that a test can insist
 // it was not vacuous.
 type diffStats struct {
-	cases, fastCases, records, certified int
+	cases, fastCases, records, libValid, certified int
 }
 
 // runCase compares the fast path with the library path on one case.
@@ -730,6 +742,9 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 		var probs []Problem
 		if perr == nil {
 			probs = sch.validate(1, v)
+		}
+		if perr == nil && len(probs) == 0 {
+			st.libValid++
 		}
 		var verdicts []bool
 		for _, fv := range fvs {
@@ -771,7 +786,7 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 	// End to end: the report, problems and cross-record checks included,
 	// must not depend on the fast path.
 	input := []byte(strings.Join(dc.records, "\n") + "\n")
-	cfg := Config{Format: FormatJSONL, ID: "/id", Refs: []string{"/ref", "/m/r"}}
+	cfg := Config{Format: FormatJSONL, ID: "/id", Refs: diffPointers[1:]}
 	fast, err := Validate(context.Background(), bytes.NewReader(input), "gen.jsonl", sch, cfg, Options{Jobs: 1, MaxProblems: 1000})
 	if err != nil {
 		t.Fatal(err)
@@ -783,6 +798,72 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 	if diff := cmp.Diff(reportSummary(full), reportSummary(fast)); diff != "" {
 		t.Errorf("the fast path changes the report (-full +fast):\n%s\nschema: %s\nrecords:\n%s", diff, dc.schema, input)
 	}
+	// The same records as CSV rows, where they are flat.
+	if csvText := caseCSV(dc.values); csvText != "" {
+		cfg := Config{Format: FormatCSV, ID: "/id", Refs: []string{"/ref"}}
+		var reps [][]string
+		for _, noFast := range []bool{false, true} {
+			rep, err := Validate(context.Background(), strings.NewReader(csvText), "gen.csv", sch, cfg, Options{Jobs: 1, MaxProblems: 1000, NoFastPath: noFast})
+			if err != nil {
+				t.Fatal(err)
+			}
+			reps = append(reps, reportSummary(rep))
+		}
+		if diff := cmp.Diff(reps[1], reps[0]); diff != "" {
+			t.Errorf("the fast path changes the report on CSV (-full +fast):\n%s\nschema: %s\nCSV:\n%s", diff, dc.schema, csvText)
+		}
+	}
+}
+
+// caseCSV renders the flat objects among values as CSV: a column for each
+// name, a row for each object, null and absent as an empty cell.
+func caseCSV(values []any) string {
+	var rows []jobj
+	cols := map[string]bool{}
+	for _, v := range values {
+		o, ok := v.(jobj)
+		if !ok {
+			continue
+		}
+		flat := true
+		for _, kv := range o {
+			switch kv.v.(type) {
+			case jobj, []any:
+				flat = false
+			}
+			cols[kv.k] = true
+		}
+		if flat {
+			rows = append(rows, o)
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	header := make([]string, 0, len(cols))
+	for k := range cols {
+		header = append(header, k)
+	}
+	sort.Strings(header)
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write(header)
+	for _, o := range rows {
+		rec := make([]string, len(header))
+		for i, h := range header {
+			switch v, _ := o.get(h); v := v.(type) {
+			case string:
+				rec[i] = v
+			case jnum:
+				rec[i] = string(v)
+			case bool:
+				rec[i] = strconv.FormatBool(v)
+			}
+		}
+		w.Write(rec)
+	}
+	w.Flush()
+	return buf.String()
 }
 
 // crossCheckMessages begin the messages of the id and reference checks.
@@ -831,7 +912,7 @@ func TestFastPathGenerated(t *testing.T) {
 			t.Fatalf("case %d failed (reproduce: genCase(caseSeed(%d)))", i, i)
 		}
 	}
-	t.Logf("%d cases, %d with a fast path, %d records, %d certified by the fast path", st.cases, st.fastCases, st.records, st.certified)
+	t.Logf("%d cases, %d with a fast path, %d records, %d valid, %d certified by the fast path", st.cases, st.fastCases, st.records, st.libValid, st.certified)
 	if st.fastCases < st.cases/4 || st.certified < st.records/20 {
 		t.Fatalf("the generator hardly exercises the fast path: %+v", st)
 	}

@@ -406,10 +406,9 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 	if rec.fields != nil {
 		obj := make(map[string]any, len(rec.fields))
 		for i, f := range rec.fields {
-			if f == "" {
-				continue // an empty cell is an absent property
+			if cv, present := c.cell(i, f); present {
+				obj[c.header[i]] = cv
 			}
-			obj[c.header[i]] = typeCell(c.kinds[i], f)
 		}
 		v = obj
 	} else {
@@ -495,14 +494,26 @@ func encodeHeader(header []string) ([][]byte, bool) {
 	return out, true
 }
 
+// cell returns the value of the CSV cell f in column i of a row, and
+// whether the property is present at all: the one place where a cell
+// becomes a value, for the library path and the fast path alike.
+func (c *checker) cell(i int, f string) (any, bool) {
+	if f == "" {
+		return nil, false // an empty cell is an absent property
+	}
+	return typeCell(c.kinds[i], f), true
+}
+
 // rowJSON appends to buf the JSON text of the object check builds from a CSV
-// row: empty cells left out, cells typed as typeCell types them. It reports
-// false when a cell is not valid UTF-8.
+// row, cell by cell. It reports false when it cannot render a cell exactly
+// (not valid UTF-8, or a value of a kind it does not know), which sends the
+// row to the library path.
 func (c *checker) rowJSON(buf []byte, fields []string) ([]byte, bool) {
 	buf = append(buf, '{')
 	first := true
 	for i, f := range fields {
-		if f == "" {
+		cv, present := c.cell(i, f)
+		if !present {
 			continue
 		}
 		if !first {
@@ -510,7 +521,9 @@ func (c *checker) rowJSON(buf []byte, fields []string) ([]byte, bool) {
 		}
 		first = false
 		buf = append(buf, c.headerJSON[i]...)
-		switch v := typeCell(c.kinds[i], f).(type) {
+		switch v := cv.(type) {
+		case nil:
+			buf = append(buf, "null"...)
 		case json.Number:
 			buf = append(buf, v...)
 		case bool:
@@ -520,6 +533,8 @@ func (c *checker) rowJSON(buf []byte, fields []string) ([]byte, bool) {
 				return buf, false
 			}
 			buf = appendJSONString(buf, v)
+		default:
+			return buf, false
 		}
 	}
 	return append(buf, '}'), true
