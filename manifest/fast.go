@@ -10,18 +10,27 @@ import (
 // The fast path.
 //
 // Most records of a manifest are valid, and proving that is all the work
-// there is for them. fastSchema is a second, much cheaper validator for the
-// common part of JSON Schema that checks a record straight from its bytes,
-// without building a map[string]any. It only ever answers "certainly valid"
-// or "not sure": a record it is not sure about (because it is invalid, or
-// uses a keyword the fast path does not implement, or a number sits exactly
-// on a bound) goes through the full path (parseJSON + santhosh-tekuri's
-// validator), which alone produces problems. So the fast path can make
-// validation faster but never change a verdict, provided it never calls an
-// invalid record valid. It is kept to that by construction (every keyword it
-// does not implement makes its subschema "not sure"; anything it cannot
-// decide exactly is "not sure") and by tests: the official test suite and a
-// differential fuzz test against the full path.
+// there is for them. fastSchema (compiled in fastcompile.go) is a second,
+// much cheaper validator for the common part of JSON Schema that checks a
+// record straight from its bytes, without building a map[string]any. It only
+// ever answers "certainly valid" or "not sure": a record it is not sure
+// about (because it is invalid, or uses a keyword the fast path does not
+// implement, or a number sits exactly on a bound) goes through the library
+// path (parseJSON + santhosh-tekuri's validator), which alone produces
+// problems. So the fast path can make validation faster but never change a
+// verdict, provided it never calls an invalid record valid, and the id and
+// reference checks of a certified record read, with rawLookup, the value the
+// library path would read (the last of repeated names).
+//
+// It is kept to that by construction: every keyword it does not implement
+// makes its subschema "not sure", anything it cannot decide exactly is "not
+// sure", each keyword of a subschema is compiled on its own in sorted order,
+// and every check it makes is a conjunct the library also requires. And it
+// is checked by machine: fastgen_test.go generates schemas from the whole
+// grammar the fast path compiles and records on both sides of each of their
+// constraints, and compares verdicts and id/reference values with the
+// library path (TestFastPathGenerated, FuzzFastPathDifferential); see
+// docs/validation-guarantees.md.
 
 // fastValidator checks one record; it is not safe for concurrent use (each
 // worker has its own).
