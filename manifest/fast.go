@@ -443,11 +443,11 @@ func unsafeString(b []byte) string {
 }
 
 // rawLookup finds the value at the pointer tokens in data, which must be
-// valid JSON, and returns its text. Where an object repeats a name, the last
-// occurrence counts, as in the parsed record the library checks.
+// valid JSON (the fast path has certified it, or it parsed), and returns its
+// text. Where an object repeats a name, the last occurrence counts, as in
+// the parsed record the library path reads.
 func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
 	v.data, v.pos = data, 0
-	v.budget = math.MaxInt // skip visits each value once
 	for _, tok := range toks {
 		v.space()
 		if v.pos >= len(v.data) {
@@ -468,9 +468,10 @@ func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
 			v.pos++
 			for i := 0; i < idx; i++ {
 				v.space()
-				if !v.skip(0) {
+				if v.pos >= len(v.data) || v.data[v.pos] == ']' {
 					return nil, false
 				}
+				v.skipRaw()
 				v.space()
 				if v.pos >= len(v.data) || v.data[v.pos] != ',' {
 					return nil, false
@@ -478,7 +479,7 @@ func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
 				v.pos++
 			}
 			v.space()
-			if v.pos < len(v.data) && v.data[v.pos] == ']' {
+			if v.pos >= len(v.data) || v.data[v.pos] == ']' {
 				return nil, false
 			}
 		default:
@@ -487,31 +488,28 @@ func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
 	}
 	v.space()
 	start := v.pos
-	if !v.skip(0) {
+	v.skipRaw()
+	if v.pos == start {
 		return nil, false
 	}
 	return v.data[start:v.pos], true
 }
 
-// lastMember scans the object at pos to its end and returns the offset of
-// the value of its last member named name.
+// lastMember scans the object at pos (in valid JSON) to its end and returns
+// the offset of the value of its last member named name.
 func (v *fastValidator) lastMember(name string) (int, bool) {
 	v.pos++ // {
 	at, found := 0, false
-	v.space()
-	if v.pos < len(v.data) && v.data[v.pos] == '}' {
-		return 0, false
-	}
 	for {
 		v.space()
 		if v.pos >= len(v.data) || v.data[v.pos] != '"' {
-			return 0, false
+			return 0, false // '}' of an empty object, or malformed
 		}
 		key, ok := v.readString()
 		if !ok {
 			return 0, false
 		}
-		match := string(key) == name
+		match := unsafeString(key) == name
 		v.space()
 		if v.pos >= len(v.data) || v.data[v.pos] != ':' {
 			return 0, false
@@ -521,9 +519,7 @@ func (v *fastValidator) lastMember(name string) (int, bool) {
 		if match {
 			at, found = v.pos, true
 		}
-		if !v.skip(0) {
-			return 0, false
-		}
+		v.skipRaw()
 		v.space()
 		if v.pos >= len(v.data) {
 			return 0, false
@@ -537,4 +533,54 @@ func (v *fastValidator) lastMember(name string) (int, bool) {
 			return 0, false
 		}
 	}
+}
+
+// skipRaw moves past the value at pos in text known to be valid JSON,
+// without checking or decoding it. On malformed text it stops somewhere
+// within the text, never beyond.
+func (v *fastValidator) skipRaw() {
+	d := v.data
+	depth := 0
+	for v.pos < len(d) {
+		switch c := d[v.pos]; {
+		case c == '"':
+			v.pos++
+			for v.pos < len(d) && d[v.pos] != '"' {
+				if d[v.pos] == '\\' {
+					v.pos++
+				}
+				v.pos++
+			}
+			v.pos++
+		case c == '{' || c == '[':
+			depth++
+			v.pos++
+			continue
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return
+			}
+			depth--
+			v.pos++
+		case depth > 0:
+			v.pos++
+			continue
+		default: // a number or a literal
+			for v.pos < len(d) && !isDelimiter(d[v.pos]) {
+				v.pos++
+			}
+		}
+		if depth == 0 {
+			break
+		}
+	}
+	v.pos = min(v.pos, len(d))
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ':', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
 }
