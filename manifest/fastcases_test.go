@@ -33,6 +33,8 @@ var fastCases = []fastCase{
 	{"code points, not bytes", `{"maxLength": 1}`, `"😀"`, true},
 	{"code points, not bytes (too long)", `{"maxLength": 1}`, `"é\u00e9"`, false},
 	{"required name written with escapes", `{"required": ["é"]}`, `{"\u00e9": 1}`, true},
+	{"draft 7: the library applies const beside $ref", `{"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"a": {"$ref": "#/definitions/t", "const": 1.5}}, "definitions": {"t": true}}`, `{"a": 2}`, false},
+	{"draft 7: beside $ref, other keywords are ignored", `{"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"a": {"$ref": "#/definitions/t", "maximum": 1}}, "definitions": {"t": true}}`, `{"a": 2}`, true},
 	{"required name missing", `{"required": ["é"]}`, `{"e": 1}`, false},
 }
 

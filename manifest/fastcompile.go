@@ -174,8 +174,17 @@ func (c *fastCompiler) compile(v any, ptr string, isRoot bool) *fastNode {
 
 func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot bool) {
 	fail := func() { *n = fastNode{unsure: true} }
-	// Up to draft 7, $ref makes every sibling keyword ignored.
+	// Up to draft 7, $ref makes every sibling keyword ignored, says the
+	// specification. santhosh-tekuri/jsonschema v6 ignores only the draft-4
+	// ones: it still applies the keywords drafts 6 and 7 added. Those are not
+	// sure here.
 	if ref, ok := obj["$ref"]; ok && c.draft <= 7 {
+		for _, k := range []string{"const", "contains", "propertyNames", "if", "then", "else"} {
+			if _, has := obj[k]; has && c.draft >= 6 {
+				fail()
+				return
+			}
+		}
 		if t := c.ref(ref); t != nil {
 			n.allOf = []*fastNode{t}
 			return
