@@ -42,7 +42,7 @@ func BenchmarkValidate(b *testing.B) {
 		{"fast/all", Options{}, Config{}},
 		{"full/1job", Options{Jobs: 1, NoFastPath: true}, Config{}},
 		{"full/all", Options{NoFastPath: true}, Config{}},
-		{"fast/1job/idref", Options{Jobs: 1}, idref},
+		{"fast-idref/1job", Options{Jobs: 1}, idref},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))

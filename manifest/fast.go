@@ -42,6 +42,19 @@ type fastValidator struct {
 	data   []byte
 	pos    int
 	budget int // value calls left for this record
+
+	// The top-level names the id and reference checks read, and where
+	// valid last saw the value of each (-1: absent), so that they need not
+	// scan the record again.
+	want       []string
+	at         []int
+	rootObject bool
+}
+
+// watch makes valid note where the values of the top-level names lie.
+func (v *fastValidator) watch(names []string) {
+	v.want = names
+	v.at = make([]int, len(names))
 }
 
 func newFastValidator(s *fastSchema) *fastValidator {
@@ -63,7 +76,11 @@ func (v *fastValidator) match(i int, s []byte) bool {
 func (v *fastValidator) valid(data []byte) bool {
 	v.data, v.pos = data, 0
 	v.budget = fastBudget + 8*len(data)
+	for i := range v.at {
+		v.at[i] = -1
+	}
 	v.space()
+	v.rootObject = v.pos < len(v.data) && v.data[v.pos] == '{'
 	if !v.value(v.root, 0, 0) {
 		return false
 	}
@@ -213,6 +230,16 @@ func (v *fastValidator) object(n *fastNode, depth int) bool {
 			seen |= 1 << bit
 		}
 		valStart := v.pos
+		if depth == 1 {
+			// The record itself (a nested object has depth 2 or more). Its
+			// last walk is a complete one when it is certified, and each
+			// walk meets the members in order: the last occurrence wins.
+			for i, w := range v.want {
+				if w == unsafeString(key) {
+					v.at[i] = valStart
+				}
+			}
+		}
 		handled := false
 		if sub, ok := n.props[unsafeString(key)]; ok {
 			if !v.value(sub, depth, 0) {
@@ -447,7 +474,28 @@ func unsafeString(b []byte) string {
 // text. Where an object repeats a name, the last occurrence counts, as in
 // the parsed record the library path reads.
 func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
-	v.data, v.pos = data, 0
+	return v.rawLookupAt(data, 0, toks)
+}
+
+// certifiedLookup is rawLookup for the record valid has just certified: it
+// starts from where valid saw the first name, when it watched for it.
+func (v *fastValidator) certifiedLookup(data []byte, toks []string) ([]byte, bool) {
+	if len(toks) > 0 && v.rootObject {
+		for i, w := range v.want {
+			if w == toks[0] {
+				if v.at[i] < 0 {
+					return nil, false
+				}
+				return v.rawLookupAt(data, v.at[i], toks[1:])
+			}
+		}
+	}
+	return v.rawLookup(data, toks)
+}
+
+// rawLookupAt is rawLookup for the value at offset start of data.
+func (v *fastValidator) rawLookupAt(data []byte, start int, toks []string) ([]byte, bool) {
+	v.data, v.pos = data, start
 	for _, tok := range toks {
 		v.space()
 		if v.pos >= len(v.data) {
@@ -487,12 +535,12 @@ func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
 		}
 	}
 	v.space()
-	start := v.pos
+	from := v.pos
 	v.skipRaw()
-	if v.pos == start {
+	if v.pos == from {
 		return nil, false
 	}
-	return v.data[start:v.pos], true
+	return v.data[from:v.pos], true
 }
 
 // lastMember scans the object at pos (in valid JSON) to its end and returns

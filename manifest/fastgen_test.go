@@ -735,6 +735,8 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 	if len(fvs) == 0 {
 		return
 	}
+	top := (&checker{id: []string{"id"}, refs: [][]string{{"ref"}, {"m", "r"}, {"tags", "1"}}}).topNames()
+	fvs[0].watch(top)
 	st.fastCases++
 	for _, rec := range dc.records {
 		st.records++
@@ -774,6 +776,10 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 			toks, _ := splitPointer(ptr)
 			want, wantOK := lookup(v, toks)
 			raw, gotOK := fvs[0].rawLookup(data, toks)
+			if verdicts[0] {
+				fvs[0].valid(data)
+				raw, gotOK = fvs[0].certifiedLookup(data, toks)
+			}
 			var got any
 			if gotOK {
 				got, err = parseJSON(raw)

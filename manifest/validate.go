@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -292,6 +293,7 @@ func run(ctx context.Context, rr recordReader, c *checker, rep *Report, opt Opti
 			var fv *fastValidator
 			if c.fast != nil {
 				fv = newFastValidator(c.fast)
+				fv.watch(c.topNames())
 			}
 			for b := range jobs {
 				res := batchResult{seq: b.seq, records: len(b.recs)}
@@ -390,7 +392,7 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 		// Certainly valid: only the cross-record checks are left, on the
 		// few fields they name.
 		c.crossChecks(&res, func(toks []string) (any, bool) {
-			raw, ok := fv.rawLookup(data, toks)
+			raw, ok := fv.certifiedLookup(data, toks)
 			if !ok {
 				return nil, false
 			}
@@ -437,6 +439,18 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 		res.problems = sortProblems(res.problems)
 	}
 	return res, res.hasID || len(res.problems) > 0
+}
+
+// topNames returns the distinct top-level names the id and reference
+// checks start from.
+func (c *checker) topNames() []string {
+	var names []string
+	for _, toks := range append([][]string{c.id}, c.refs...) {
+		if len(toks) > 0 && !slices.Contains(names, toks[0]) {
+			names = append(names, toks[0])
+		}
+	}
+	return names
 }
 
 // crossChecks checks the reference fields and extracts the id, finding
