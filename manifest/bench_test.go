@@ -30,19 +30,24 @@ func BenchmarkValidate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The id and reference checks read the last occurrence of their field,
+	// so they scan the whole record: idref measures that.
+	idref := Config{ID: "/source-ref", Refs: []string{"/source-ref"}}
 	for _, bc := range []struct {
 		name string
 		opt  Options
+		cfg  Config
 	}{
-		{"fast/1job", Options{Jobs: 1}},
-		{"fast/all", Options{}},
-		{"full/1job", Options{Jobs: 1, NoFastPath: true}},
-		{"full/all", Options{NoFastPath: true}},
+		{"fast/1job", Options{Jobs: 1}, Config{}},
+		{"fast/all", Options{}, Config{}},
+		{"full/1job", Options{Jobs: 1, NoFastPath: true}, Config{}},
+		{"full/all", Options{NoFastPath: true}, Config{}},
+		{"fast-idref/1job", Options{Jobs: 1}, idref},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for i := 0; i < b.N; i++ {
-				rep, err := Validate(context.Background(), bytes.NewReader(data), "bench.manifest", sch, Config{}, bc.opt)
+				rep, err := Validate(context.Background(), bytes.NewReader(data), "bench.manifest", sch, bc.cfg, bc.opt)
 				if err != nil || rep.BadRecords != 200 {
 					b.Fatalf("Validate = %+v, %v; want 200 bad records", rep, err)
 				}

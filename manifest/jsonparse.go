@@ -316,7 +316,50 @@ func (p *parser) number() (any, error) {
 	if !p.scanNumber() {
 		return nil, p.errorf("unexpected %s in number, want a digit", p.describe())
 	}
+	if !exponentInRange(p.data[start:p.pos]) {
+		p.pos = start
+		return nil, p.errorf("number out of range: its decimal exponent is beyond ±%d", maxExponent)
+	}
 	return json.Number(p.data[start:p.pos]), nil
+}
+
+// maxExponent bounds a number's decimal exponent, as math/big's
+// Rat.SetString does: the validator compares numbers exactly as big.Rat, and
+// panics on a number it cannot represent.
+const maxExponent = 1_000_000
+
+// exponentInRange reports whether the number text (valid JSON) has a decimal
+// exponent, net of its fraction digits, within ±maxExponent.
+func exponentInRange(text []byte) bool {
+	frac, exp, neg := 0, 0, false
+	i := 0
+	for i < len(text) && text[i] != '.' && text[i] != 'e' && text[i] != 'E' {
+		i++
+	}
+	if i < len(text) && text[i] == '.' {
+		i++
+		for i < len(text) && text[i] >= '0' && text[i] <= '9' {
+			frac++
+			i++
+		}
+	}
+	if i < len(text) {
+		i++ // e or E
+		if text[i] == '+' || text[i] == '-' {
+			neg = text[i] == '-'
+			i++
+		}
+		for ; i < len(text); i++ {
+			if exp < 1<<40 { // saturate: beyond, no fraction can bring it back
+				exp = exp*10 + int(text[i]-'0')
+			}
+		}
+	}
+	if neg {
+		exp = -exp
+	}
+	e := exp - frac
+	return e >= -maxExponent && e <= maxExponent
 }
 
 // scanNumber moves past a JSON number at pos. On failure pos is left at the

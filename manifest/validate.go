@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -26,8 +28,23 @@ type Options struct {
 	// Jobs is the number of parse-and-validate workers; 0 means one per CPU.
 	Jobs int
 	// NoFastPath sends every record through the full validator, for tests
-	// and benchmarks of the fast path.
+	// and benchmarks of the fast path. Setting the environment variable
+	// DATALFS_NO_FASTPATH (to anything but "" or "0") does the same.
 	NoFastPath bool
+}
+
+// NoFastPathEnv names the environment variable that turns the fast path
+// off, for a user who suspects it: every record then goes through the
+// library path. See docs/validation-guarantees.md.
+const NoFastPathEnv = "DATALFS_NO_FASTPATH"
+
+// fastPathOn reports whether a run with opt may use the fast path.
+func fastPathOn(opt Options) bool {
+	if opt.NoFastPath {
+		return false
+	}
+	v := os.Getenv(NoFastPathEnv)
+	return v == "" || v == "0"
 }
 
 // Report is the outcome of validating one manifest.
@@ -97,7 +114,7 @@ func Validate(ctx context.Context, src io.Reader, name string, sch *Schema, cfg 
 	rep.Format = format
 
 	c := &checker{sch: sch, fast: sch.fast}
-	if opt.NoFastPath {
+	if !fastPathOn(opt) {
 		c.fast = nil
 	}
 	var rr recordReader
@@ -276,6 +293,7 @@ func run(ctx context.Context, rr recordReader, c *checker, rep *Report, opt Opti
 			var fv *fastValidator
 			if c.fast != nil {
 				fv = newFastValidator(c.fast)
+				fv.watch(c.topNames())
 			}
 			for b := range jobs {
 				res := batchResult{seq: b.seq, records: len(b.recs)}
@@ -374,7 +392,7 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 		// Certainly valid: only the cross-record checks are left, on the
 		// few fields they name.
 		c.crossChecks(&res, func(toks []string) (any, bool) {
-			raw, ok := fv.rawLookup(data, toks)
+			raw, ok := fv.certifiedLookup(data, toks)
 			if !ok {
 				return nil, false
 			}
@@ -390,10 +408,9 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 	if rec.fields != nil {
 		obj := make(map[string]any, len(rec.fields))
 		for i, f := range rec.fields {
-			if f == "" {
-				continue // an empty cell is an absent property
+			if cv, present := c.cell(i, f); present {
+				obj[c.header[i]] = cv
 			}
-			obj[c.header[i]] = typeCell(c.kinds[i], f)
 		}
 		v = obj
 	} else {
@@ -422,6 +439,18 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 		res.problems = sortProblems(res.problems)
 	}
 	return res, res.hasID || len(res.problems) > 0
+}
+
+// topNames returns the distinct top-level names the id and reference
+// checks start from.
+func (c *checker) topNames() []string {
+	var names []string
+	for _, toks := range append([][]string{c.id}, c.refs...) {
+		if len(toks) > 0 && !slices.Contains(names, toks[0]) {
+			names = append(names, toks[0])
+		}
+	}
+	return names
 }
 
 // crossChecks checks the reference fields and extracts the id, finding
@@ -479,14 +508,26 @@ func encodeHeader(header []string) ([][]byte, bool) {
 	return out, true
 }
 
+// cell returns the value of the CSV cell f in column i of a row, and
+// whether the property is present at all: the one place where a cell
+// becomes a value, for the library path and the fast path alike.
+func (c *checker) cell(i int, f string) (any, bool) {
+	if f == "" {
+		return nil, false // an empty cell is an absent property
+	}
+	return typeCell(c.kinds[i], f), true
+}
+
 // rowJSON appends to buf the JSON text of the object check builds from a CSV
-// row: empty cells left out, cells typed as typeCell types them. It reports
-// false when a cell is not valid UTF-8.
+// row, cell by cell. It reports false when it cannot render a cell exactly
+// (not valid UTF-8, or a value of a kind it does not know), which sends the
+// row to the library path.
 func (c *checker) rowJSON(buf []byte, fields []string) ([]byte, bool) {
 	buf = append(buf, '{')
 	first := true
 	for i, f := range fields {
-		if f == "" {
+		cv, present := c.cell(i, f)
+		if !present {
 			continue
 		}
 		if !first {
@@ -494,7 +535,9 @@ func (c *checker) rowJSON(buf []byte, fields []string) ([]byte, bool) {
 		}
 		first = false
 		buf = append(buf, c.headerJSON[i]...)
-		switch v := typeCell(c.kinds[i], f).(type) {
+		switch v := cv.(type) {
+		case nil:
+			buf = append(buf, "null"...)
 		case json.Number:
 			buf = append(buf, v...)
 		case bool:
@@ -504,6 +547,8 @@ func (c *checker) rowJSON(buf []byte, fields []string) ([]byte, bool) {
 				return buf, false
 			}
 			buf = appendJSONString(buf, v)
+		default:
+			return buf, false
 		}
 	}
 	return append(buf, '}'), true

@@ -25,6 +25,7 @@ FUZZ_TARGETS=(
 	"./manifest:FuzzJSONDoc"
 	"./manifest:FuzzParseJSON"
 	"./manifest:FuzzFastPath"
+	"./manifest:FuzzFastPathDifferential"
 	"./manifest:FuzzDFA"
 	"./s3ref:FuzzParse"
 )
