@@ -145,10 +145,6 @@ func TestValidateCSVBadHeader(t *testing.T) {
 // allows null (the pydantic Optional field, required but nullable), and
 // absent in the others, on both paths.
 func TestValidateCSVEmptyNull(t *testing.T) {
-	// Remove this skip with the three-line change to validate.go (owned by
-	// the fast-path work) that hands empty cells of nullable columns to
-	// typeCell and writes a nil cell as null in rowJSON.
-	t.Skip("waits for validate.go: empty cells of nullable columns must reach typeCell")
 	sch := compileText(t, `{"type": "object", "required": ["id", "score"],
 	  "properties": {"id": {"type": "integer"}, "score": {"anyOf": [{"type": "integer"}, {"type": "null"}]}, "tag": {"type": "string"}}}`)
 	csv := "id,score,tag\n1,,\n2,5,x\n,,y\n"

@@ -513,7 +513,9 @@ func encodeHeader(header []string) ([][]byte, bool) {
 // becomes a value, for the library path and the fast path alike.
 func (c *checker) cell(i int, f string) (any, bool) {
 	if f == "" {
-		return nil, false // an empty cell is an absent property
+		// An empty cell is null where the column allows null (the nullable
+		// field schema generators write), an absent property otherwise.
+		return nil, c.kinds[i]&kindNull != 0
 	}
 	return typeCell(c.kinds[i], f), true
 }
