@@ -147,11 +147,13 @@ func TestFaults(t *testing.T) {
 			rules: []fp.Rule{scoped(part(uploadPart, 2), fp.StallBeforeHeaders(30*time.Second), 1)}, maxTime: 20 * time.Second,
 			check: partsOnce},
 		// A response body cut short: S3 calls whose answer is an XML
-		// document (listing uploads, starting and completing a multipart
-		// upload) should be retried like a reset connection.
-		{name: "list-uploads-cut", op: "push", size: largeSize, env: multipartEnv,
-			rules: []fp.Rule{{Method: "GET", Query: []string{"uploads"}, First: 1, Fault: fp.TruncateAfter(40)}}, maxTime: 20 * time.Second,
-			check: partsOnce},
+		// document (starting and completing a multipart upload) should be
+		// retried like a reset connection. (Pushes no longer list uploads.)
+		{name: "create-upload-cut", op: "push", size: largeSize, env: multipartEnv,
+			rules: []fp.Rule{{Method: "POST", Query: []string{"uploads"}, First: 1, Fault: fp.TruncateAfter(40)}}, maxTime: 20 * time.Second,
+			check: partsOnce,
+			knownFailure: "the upload the server created for the cut answer stays pending: its id never reached the agent, and " +
+				"pushes no longer list uploads (no s3:ListBucketMultipartUploads needed); a lifecycle rule or `datalfs uploads --abort` removes it"},
 		{name: "complete-cut", op: "push", size: largeSize, env: multipartEnv,
 			rules: []fp.Rule{scoped(complete, fp.TruncateAfter(40), 1)}, maxTime: 20 * time.Second},
 		// The refused part makes the agent cancel the parts in flight and
@@ -351,6 +353,9 @@ func runFaultCase(t *testing.T, c *faultCase) string {
 		t.Errorf("object %s is in .git/lfs/objects after a failed pull", oid)
 	}
 	outcome += fmt.Sprintf("; %d faults injected", injected)
+	if len(c.rules) > 0 && injected == 0 {
+		t.Errorf("no fault was injected: the case no longer tests what it says (did the request it targets go away?)")
+	}
 
 	var rerun []fp.Event
 	if err != nil {
