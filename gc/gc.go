@@ -57,8 +57,13 @@ type Bucket interface {
 // TouchAfter (an emergency clean-up, such as a grace of 0s) the slack
 // shrinks with it and the guarantee does not hold: run such a gc only when
 // no push is running or about to.
+//
+// now comes from an HTTP Date header, which has whole seconds, while
+// listings date objects to the millisecond: at is compared at the Date's
+// resolution, or an object written in the same second as now would look
+// newer than now itself.
 func Fresh(at, now time.Time, grace time.Duration) bool {
-	return at.After(now.Add(-grace - min(grace, s3store.TouchAfter)))
+	return at.Truncate(time.Second).After(now.Add(-grace - min(grace, s3store.TouchAfter)))
 }
 
 // Refs is what the scanned repositories refer to.

@@ -258,3 +258,20 @@ func TestAgainstMemS3(t *testing.T) {
 		t.Errorf("bucket after gc mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestFreshAtDateResolution: the server's clock comes from a Date header
+// (whole seconds) and objects are dated to the millisecond; an object written
+// in the same second as the Date is not newer than it (gc --grace 0s deleted
+// it or not depending on the millisecond).
+func TestFreshAtDateResolution(t *testing.T) {
+	now := time.Date(2026, 12, 6, 9, 5, 1, 0, time.UTC)
+	if Fresh(now.Add(900*time.Millisecond), now, 0) {
+		t.Errorf("an object written 0.9 s into the Date's second is fresh with a grace of 0s")
+	}
+	if !Fresh(now.Add(time.Second), now, 0) {
+		t.Errorf("an object written a second after the Date is not fresh")
+	}
+	if !Fresh(now.Add(-time.Hour), now, 2*time.Hour) || Fresh(now.Add(-4*time.Hour), now, 2*time.Hour) {
+		t.Errorf("grace 2h: want an object 1h old fresh and one 4h old (beyond grace + 1h slack) not")
+	}
+}
