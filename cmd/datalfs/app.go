@@ -63,6 +63,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			gcCommand(),
 			uploadsCommand(),
 			forgetCommand(),
+			exportCommand(),
 		},
 	}
 	err := app.RunContext(ctx, args)
