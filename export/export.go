@@ -159,14 +159,14 @@ type run struct {
 	out   *outDir
 	meter *meter
 
-	open      Opener
-	openOnce  sync.Once
-	fetcher   *fetcher
-	openErr   error
-	cancel    context.CancelFunc
-	fatal     error // set once, before cancel
-	mu        sync.Mutex
-	res       *Result
+	open     Opener
+	openOnce sync.Once
+	fetcher  *fetcher
+	openErr  error
+	cancel   context.CancelFunc
+	fatal    error // set once, before cancel
+	mu       sync.Mutex
+	res      *Result
 }
 
 // lfsFile is a file of the commit whose content is an LFS object.
