@@ -26,7 +26,6 @@ type fixture struct {
 	repo  string
 	want  map[string][]byte // path -> content a checkout would have
 	oids  map[string]string // LFS path -> oid
-	store *s3store.Store
 }
 
 func git(t *testing.T, dir string, args ...string) string {
@@ -220,6 +219,15 @@ func TestExportAll(t *testing.T) {
 		if r := fmt.Sprintf("bytes=%d-%d", a, min(a+1<<20, size)-1); !got[r] {
 			t.Errorf("no GET of %s among %q", r, f.srv.Ranges())
 		}
+	}
+}
+
+func TestExportProgress(t *testing.T) {
+	f := newFixture(t, lfsSet)
+	var buf bytes.Buffer
+	f.run(t, export.Options{Out: t.TempDir(), Progress: &buf})
+	if want := fmt.Sprintf("export: %d/%d files", len(f.wantAll()), len(f.wantAll())); !strings.Contains(buf.String(), want) {
+		t.Errorf("progress display %q does not end with %q", buf.String(), want)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -123,7 +124,7 @@ func (x *run) largeGitFile(e entry, r io.Reader) error {
 	err := x.writeGitFile(e, r)
 	var re *readError
 	switch {
-	case errorsAs(err, &re):
+	case errors.As(err, &re):
 		return re.err
 	case err != nil:
 		x.problem(e.path, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -87,5 +86,3 @@ func (x *run) lfsFileThere(f lfsFile) bool {
 	}
 	return fixMode(dst, fi, f.mode) == nil
 }
-
-func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
