@@ -3,10 +3,18 @@ package s3store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -54,43 +62,62 @@ type condState struct {
 	err    error
 }
 
-// emptyOid is the LFS oid of empty content. The probe writes that object
-// (zero bytes, under its own oid, so a valid object where push credentials
-// may write, which git-lfs itself never uploads); once it exists, a probe
-// is one request answered 412.
-const emptyOid = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+// condProbePrefix is where, under the store's prefix, the probe writes
+// (and then deletes, every version) a key of its own.
+const condProbePrefix = "datalfs-probe/"
 
-// CondWrites finds out, once per store, whether the server honours
-// If-None-Match: * on PutObject: it PUTs a probe key conditionally, twice if
-// the first PUT created it (the empty object, see emptyOid); an existing
-// key must be refused. The answer,
-// a failure included, holds for the store's life: a probe that fails (no
-// permission, a bucket policy that wants other headers) is not repeated
-// for every object.
+// condCacheTTL is how long a probe's verdict is remembered on disk.
+const condCacheTTL = 30 * 24 * time.Hour
+
+// CondWrites finds out whether the server honours If-None-Match: * on
+// PutObject: it PUTs a new probe key conditionally, twice; the second PUT
+// must be refused. The probe then deletes every version it created, so it
+// leaves nothing behind, not even in a versioned bucket. The verdict is
+// kept for the store's life (a failure included, so a refused probe is not
+// repeated for every object) and, once known, in the user's cache
+// directory for 30 days, so that the agent processes of later pushes ask
+// nothing.
 func (s *Store) CondWrites(ctx context.Context) (CondWrites, error) {
 	s.cond.mu.Lock()
 	defer s.cond.mu.Unlock()
 	if !s.cond.probed {
-		s.cond.mode, s.cond.err = s.probeCondWrites(ctx)
+		if mode, ok := s.cachedCondWrites(); ok {
+			s.cond.mode = mode
+		} else {
+			s.cond.mode, s.cond.err = s.ProbeCondWrites(ctx)
+			s.cacheCondWrites(s.cond.mode)
+		}
 		s.cond.probed = true
 	}
 	return s.cond.mode, s.cond.err
 }
 
-func (s *Store) probeCondWrites(ctx context.Context) (CondWrites, error) {
+// ProbeCondWrites asks the server now, as CondWrites does the first time,
+// ignoring what is remembered. A mode other than CondWritesUnknown comes
+// with an error when the probe key could not be deleted.
+func (s *Store) ProbeCondWrites(ctx context.Context) (mode CondWrites, err error) {
 	if err := s.checkCredentials(ctx); err != nil {
 		return CondWritesUnknown, err
 	}
-	key := s.loc.Key(emptyOid)
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	key := path.Join(s.loc.Prefix, condProbePrefix+"if-none-match-"+hex.EncodeToString(rnd[:]))
+	var versions []*string
+	defer func() {
+		if derr := s.deleteProbe(key, versions); derr != nil && err == nil {
+			err = derr
+		}
+	}()
 	for range 2 {
 		in := &s3.PutObjectInput{
 			Bucket: &s.loc.Bucket, Key: &key, Body: bytes.NewReader(nil),
 			ContentLength: aws.Int64(0), IfNoneMatch: aws.String("*"),
 		}
 		s.applyUploadOptions(&in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
-		_, err := s.client.PutObject(ctx, in)
+		out, err := s.client.PutObject(ctx, in)
 		switch code, status := APIError(err); {
 		case err == nil:
+			versions = append(versions, out.VersionId)
 			continue // created, or the server ignored the condition: ask again
 		case status == 412 || code == "PreconditionFailed":
 			return CondWritesHonoured, nil
@@ -104,6 +131,79 @@ func (s *Store) probeCondWrites(ctx context.Context) (CondWrites, error) {
 	return CondWritesIgnored, nil
 }
 
+// deleteProbe removes the probe key: each version it created, or the key
+// itself where the bucket keeps no versions.
+func (s *Store) deleteProbe(key string, versions []*string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, v := range versions {
+		_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.loc.Bucket, Key: &key, VersionId: v})
+		if err != nil {
+			return fmt.Errorf("delete the conditional-write probe s3://%s/%s: %s", s.loc.Bucket, key, APIErrorString(err))
+		}
+		if v == nil {
+			return nil // one delete removes an unversioned key
+		}
+	}
+	return nil
+}
+
+// condCachePath is the file remembering the verdict for this endpoint and bucket.
+func (s *Store) condCachePath() (string, bool) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", false
+	}
+	sum := sha256.Sum256([]byte(s.loc.Endpoint + "\x00" + s.region + "\x00" + s.loc.Bucket))
+	return filepath.Join(dir, "datalfs", "condwrites", hex.EncodeToString(sum[:16])), true
+}
+
+func (s *Store) cachedCondWrites() (CondWrites, bool) {
+	p, ok := s.condCachePath()
+	if !ok {
+		return CondWritesUnknown, false
+	}
+	fi, err := os.Stat(p)
+	if err != nil || time.Since(fi.ModTime()) > condCacheTTL {
+		return CondWritesUnknown, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return CondWritesUnknown, false
+	}
+	switch strings.TrimSpace(string(b)) {
+	case "honoured":
+		return CondWritesHonoured, true
+	case "ignored":
+		return CondWritesIgnored, true
+	}
+	return CondWritesUnknown, false
+}
+
+// cacheCondWrites remembers mode, best effort: without it the next process
+// probes again.
+func (s *Store) cacheCondWrites(mode CondWrites) {
+	p, ok := s.condCachePath()
+	if !ok || mode == CondWritesUnknown {
+		return
+	}
+	word := "honoured"
+	if mode == CondWritesIgnored {
+		word = "ignored"
+	}
+	if os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), "tmp-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.WriteString(word + "\n")
+	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), p) != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
 // UploadIfAbsent stores oid unless the bucket has it, in one request: a PUT
 // with If-None-Match: *, where 412 means the object is already stored. It
 // reports false, having sent nothing, for an object above CondPutMax or
@@ -113,8 +213,8 @@ func (s *Store) UploadIfAbsent(ctx context.Context, oid string, size int64, body
 	if size > CondPutMax || size > s.opts.MultipartThreshold {
 		return false, nil
 	}
-	if mode, err := s.CondWrites(ctx); err != nil || mode != CondWritesHonoured {
-		return false, nil
+	if mode, _ := s.CondWrites(ctx); mode != CondWritesHonoured {
+		return false, nil // or the probe failed: HEAD first, as without it
 	}
 	var sent atomic.Int64
 	count := func(n int64) { sent.Add(n); progress(n) }

@@ -17,14 +17,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/datalfs/datalfs/internal/mems3"
 	"github.com/datalfs/datalfs/s3store"
 	"github.com/datalfs/datalfs/transfer"
 	"github.com/datalfs/datalfs/transfer/storetest"
 )
-
-const emptyOid = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // condRig runs the agent on an in-memory server and counts what reaches it.
 type condRig struct {
@@ -34,7 +33,8 @@ type condRig struct {
 
 	mu         sync.Mutex
 	heads      int
-	puts       map[string]int // key -> PUTs
+	deletes    int
+	puts       map[string]int // key -> PUTs (all probe keys as "probe")
 	ignore     bool           // the server ignores If-None-Match
 	denyProbe  bool           // PUTs of the probe's key are refused
 	conditions int            // PUTs that carried If-None-Match
@@ -42,6 +42,7 @@ type condRig struct {
 
 func newCondRig(t *testing.T) *condRig {
 	r := &condRig{srv: mems3.Start(t, "bucket"), dir: t.TempDir(), puts: map[string]int{}}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	loc, err := s3store.ParseURL(r.srv.URL + "/bucket/repo")
 	if err != nil {
 		t.Fatal(err)
@@ -51,9 +52,15 @@ func newCondRig(t *testing.T) *condRig {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		key := strings.TrimPrefix(req.URL.Path, "/bucket/")
+		probe := strings.HasPrefix(key, "repo/datalfs-probe/")
+		if probe {
+			key = "probe"
+		}
 		switch req.Method {
 		case http.MethodHead:
 			r.heads++
+		case http.MethodDelete:
+			r.deletes++
 		case http.MethodPut:
 			r.puts[key]++
 			if req.Header.Get("If-None-Match") != "" {
@@ -62,7 +69,7 @@ func newCondRig(t *testing.T) *condRig {
 			if r.ignore {
 				req.Header.Del("If-None-Match")
 			}
-			if r.denyProbe && key == r.loc.Key(emptyOid) {
+			if r.denyProbe && probe {
 				w.WriteHeader(http.StatusForbidden)
 				fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>denied</Message></Error>`)
 				return true
@@ -73,16 +80,16 @@ func newCondRig(t *testing.T) *condRig {
 	return r
 }
 
-func (r *condRig) counts() (heads int, puts map[string]int) {
+func (r *condRig) counts() (heads, deletes int, puts map[string]int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := map[string]int{}
 	for k, v := range r.puts {
 		p[k] = v
 	}
-	h := r.heads
-	r.heads, r.puts = 0, map[string]int{}
-	return h, p
+	h, d := r.heads, r.deletes
+	r.heads, r.deletes, r.puts = 0, 0, map[string]int{}
+	return h, d, p
 }
 
 // push runs one agent session uploading objects and returns its replies.
@@ -129,19 +136,19 @@ func TestCondPutOneRequestPerSmallObject(t *testing.T) {
 	b, _ := storetest.Object(s3store.CondPutMax, 2)
 	large, _ := storetest.Object(s3store.CondPutMax+1, 3)
 	r.push(t, a, b, large)
-	heads, puts := r.counts()
-	// The probe writes the empty object (a PUT that creates it, a second
-	// one refused); each small object is one PUT; the large one HEAD then PUT.
-	if heads != 1 || puts[r.loc.Key(emptyOid)] != 2 || puts[r.loc.Key(sha256Hex(a))] != 1 ||
+	heads, deletes, puts := r.counts()
+	// The probe PUTs its key twice (the second refused) and deletes it;
+	// each small object is one PUT; the large one HEAD then PUT.
+	if heads != 1 || deletes != 1 || puts["probe"] != 2 || puts[r.loc.Key(sha256Hex(a))] != 1 ||
 		puts[r.loc.Key(sha256Hex(b))] != 1 || puts[r.loc.Key(sha256Hex(large))] != 1 {
 		t.Errorf("requests: %d HEADs, PUTs %v; want 1 HEAD (the large object), 2 PUTs of the probe, 1 per object", heads, puts)
 	}
 
-	// Again from a new session: each small object is one PUT, refused as
-	// present, and the probe is one refused PUT; nothing is stored twice.
+	// Again from a new session: the verdict is remembered, and each small
+	// object is one PUT, refused as present; nothing is stored twice.
 	replies := r.push(t, a, b)
-	heads, puts = r.counts()
-	if heads != 0 || puts[r.loc.Key(emptyOid)] != 1 || puts[r.loc.Key(sha256Hex(a))] != 1 || puts[r.loc.Key(sha256Hex(b))] != 1 {
+	heads, deletes, puts = r.counts()
+	if heads != 0 || deletes != 0 || puts["probe"] != 0 || puts[r.loc.Key(sha256Hex(a))] != 1 || puts[r.loc.Key(sha256Hex(b))] != 1 {
 		t.Errorf("second push: %d HEADs, PUTs %v; want no HEAD and one PUT each", heads, puts)
 	}
 	var done int64
@@ -164,10 +171,10 @@ func TestCondPutIgnoredFallsBackToHead(t *testing.T) {
 	r.counts() // arranging is not counted
 	b, _ := storetest.Object(8<<10, 2)
 	r.push(t, a, b)
-	heads, puts := r.counts()
+	heads, deletes, puts := r.counts()
 	// The probe's second PUT succeeded: the server ignores the condition,
 	// so each object is checked with HEAD and only the new one is sent.
-	if puts[r.loc.Key(emptyOid)] != 2 || heads != 2 || puts[r.loc.Key(sha256Hex(a))] != 0 || puts[r.loc.Key(sha256Hex(b))] != 1 {
+	if puts["probe"] != 2 || deletes != 1 || heads != 2 || puts[r.loc.Key(sha256Hex(a))] != 0 || puts[r.loc.Key(sha256Hex(b))] != 1 {
 		t.Errorf("requests: %d HEADs, PUTs %v; want 2 probe PUTs, 2 HEADs, no PUT of the present object, 1 of the new", heads, puts)
 	}
 	checkStored(t, r, a, b)
@@ -182,11 +189,40 @@ func TestCondPutProbeRefusedOnce(t *testing.T) {
 		objs = append(objs, o)
 	}
 	r.push(t, objs...)
-	heads, puts := r.counts()
-	if puts[r.loc.Key(emptyOid)] != 1 || heads != 3 {
+	heads, deletes, puts := r.counts()
+	if puts["probe"] != 1 || deletes != 0 || heads != 3 {
 		t.Errorf("requests: %d HEADs, PUTs %v; want one refused probe, then HEAD first for each object", heads, puts)
 	}
 	checkStored(t, r, objs...)
+}
+
+// TestCondProbeLeavesNoVersion: in a versioned bucket the probe deletes
+// each version it wrote.
+func TestCondProbeLeavesNoVersion(t *testing.T) {
+	r := newCondRig(t)
+	ctx := context.Background()
+	_, err := r.srv.Client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("bucket"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ignore := range []bool{false, true} {
+		r.ignore = ignore
+		s, err := s3store.New(ctx, r.loc, s3store.DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode, err := s.ProbeCondWrites(ctx); err != nil || mode == s3store.CondWritesUnknown {
+			t.Fatalf("ProbeCondWrites = %v, %v", mode, err)
+		}
+		out, err := r.srv.Client.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("bucket")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Versions)+len(out.DeleteMarkers) > 0 {
+			t.Errorf("server ignores If-None-Match: %v; the probe left %d versions and %d delete markers", ignore, len(out.Versions), len(out.DeleteMarkers))
+		}
+	}
 }
 
 func TestCondWritesModes(t *testing.T) {
@@ -208,8 +244,12 @@ func TestCondWritesModes(t *testing.T) {
 	}
 }
 
+// checkStored checks that the bucket holds exactly objs (no probe key left).
 func checkStored(t *testing.T, r *condRig, objs ...[]byte) {
 	t.Helper()
+	if keys := r.srv.Keys(t, "bucket", ""); len(keys) != len(objs) {
+		t.Errorf("bucket holds %q, want only the %d objects", keys, len(objs))
+	}
 	for _, o := range objs {
 		var buf bytes.Buffer
 		out, err := r.srv.Client.GetObject(context.Background(), getInput("bucket", r.loc.Key(sha256Hex(o))))
