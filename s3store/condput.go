@@ -62,9 +62,9 @@ type condState struct {
 	err    error
 }
 
-// condProbePrefix is where, under the store's prefix, the probe writes
-// (and then deletes, every version) a key of its own.
-const condProbePrefix = "datalfs-probe/"
+// CondProbePrefix is where, under the store's prefix, the conditional-write
+// probe writes (and then deletes, every version) a key of its own.
+const CondProbePrefix = "datalfs-probe/"
 
 // condCacheTTL is how long a probe's verdict is remembered on disk.
 const condCacheTTL = 30 * 24 * time.Hour
@@ -81,7 +81,7 @@ func (s *Store) CondWrites(ctx context.Context) (CondWrites, error) {
 	s.cond.mu.Lock()
 	defer s.cond.mu.Unlock()
 	if !s.cond.probed {
-		if mode, ok := s.cachedCondWrites(); ok {
+		if mode, ok := s.RememberedCondWrites(); ok {
 			s.cond.mode = mode
 		} else {
 			s.cond.mode, s.cond.err = s.ProbeCondWrites(ctx)
@@ -101,7 +101,7 @@ func (s *Store) ProbeCondWrites(ctx context.Context) (mode CondWrites, err error
 	}
 	var rnd [8]byte
 	rand.Read(rnd[:])
-	key := path.Join(s.loc.Prefix, condProbePrefix+"if-none-match-"+hex.EncodeToString(rnd[:]))
+	key := path.Join(s.loc.Prefix, CondProbePrefix+"if-none-match-"+hex.EncodeToString(rnd[:]))
 	var versions []*string
 	defer func() {
 		if derr := s.deleteProbe(key, versions); derr != nil && err == nil {
@@ -158,7 +158,9 @@ func (s *Store) condCachePath() (string, bool) {
 	return filepath.Join(dir, "datalfs", "condwrites", hex.EncodeToString(sum[:16])), true
 }
 
-func (s *Store) cachedCondWrites() (CondWrites, bool) {
+// RememberedCondWrites returns the verdict of an earlier probe of this
+// endpoint and bucket by this user, if one is remembered.
+func (s *Store) RememberedCondWrites() (CondWrites, bool) {
 	p, ok := s.condCachePath()
 	if !ok {
 		return CondWritesUnknown, false
