@@ -22,10 +22,10 @@ import (
 
 // fixture is a repository whose LFS objects are in an in-memory bucket.
 type fixture struct {
-	srv   *mems3.Server
-	repo  string
-	want  map[string][]byte // path -> content a checkout would have
-	oids  map[string]string // LFS path -> oid
+	srv  *mems3.Server
+	repo string
+	want map[string][]byte // path -> content a checkout would have
+	oids map[string]string // LFS path -> oid
 }
 
 func git(t *testing.T, dir string, args ...string) string {
