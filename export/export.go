@@ -186,7 +186,7 @@ func (x *run) files(ctx context.Context, files []entry) error {
 	if err != nil {
 		return err
 	}
-	order := make(chan entry, 1024)
+	order := make(chan entry, 4096) // far more replies than git cat-file buffers, so it never holds one back
 	lfsFiles := make(chan lfsFile, x.opts.Jobs)
 	var wg sync.WaitGroup
 	for range x.opts.Jobs {

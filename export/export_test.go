@@ -358,3 +358,25 @@ func TestExportUsage(t *testing.T) {
 		t.Errorf("Run without an LFS URL = %v, want a usage error naming lfs.url", err)
 	}
 }
+
+// TestExportNeverFollowsSymlinks: a symlink left in DIR where the commit
+// has a directory is reported, and nothing is written through it.
+func TestExportNeverFollowsSymlinks(t *testing.T) {
+	f := newFixture(t, lfsSet)
+	out, outside := t.TempDir(), t.TempDir()
+	// The symlinked directory even holds the right content.
+	os.WriteFile(filepath.Join(outside, "big.txt"), f.want["src/big.txt"], 0o644)
+	if err := os.Symlink(outside, filepath.Join(out, "src")); err != nil {
+		t.Fatal(err)
+	}
+	res := f.run(t, export.Options{Out: out})
+	if len(res.Problems) != 2 || !strings.Contains(res.Problems[0].Error(), "in the way") {
+		t.Errorf("problems = %v, want src/big.txt and src/deep/x/y.txt refused", res.Problems)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 1 {
+		t.Errorf("files written through the symlink: %v", entries)
+	}
+	if res.Skipped != 0 {
+		t.Errorf("%d files counted as already there, want none (src/big.txt behind the symlink is not in DIR)", res.Skipped)
+	}
+}

@@ -93,7 +93,7 @@ func (x *run) read(ctx context.Context, blobs *blobReader, order <-chan entry, l
 func (x *run) smallGitFile(e entry, b []byte) {
 	dst := x.out.path(e.path)
 	fi, err := os.Lstat(dst)
-	if err == nil {
+	if err == nil && x.out.mkdirs(e.path) == nil {
 		if e.mode == modeSymlink && fi.Mode()&fs.ModeSymlink != 0 {
 			if target, err := os.Readlink(dst); err == nil && target == string(b) {
 				x.skipped()
@@ -191,6 +191,9 @@ func (x *run) writeGitFile(e entry, r io.Reader) error {
 // gitFileThere reports whether the output directory already has e with its
 // content (hashed as a git blob) and mode, fixing only the mode.
 func (x *run) gitFileThere(e entry) bool {
+	if x.out.mkdirs(e.path) != nil {
+		return false // a symlink or file in the way: never look through it
+	}
 	dst := x.out.path(e.path)
 	fi, err := os.Lstat(dst)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.size {

@@ -70,6 +70,9 @@ func (x *run) getFetcher(ctx context.Context) (*fetcher, error) {
 // lfsFileThere reports whether the output directory already has f with
 // the object's content (its SHA-256 checked) and mode, fixing only the mode.
 func (x *run) lfsFileThere(f lfsFile) bool {
+	if x.out.mkdirs(f.path) != nil {
+		return false // a symlink or file in the way: never look through it
+	}
 	dst := x.out.path(f.path)
 	fi, err := os.Lstat(dst)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != f.size {
