@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -378,5 +379,27 @@ func TestExportNeverFollowsSymlinks(t *testing.T) {
 	}
 	if res.Skipped != 0 {
 		t.Errorf("%d files counted as already there, want none (src/big.txt behind the symlink is not in DIR)", res.Skipped)
+	}
+}
+
+// TestExportStopsOnAccessDenied: a failure every file would share (here
+// access denied) ends the export with one error instead of one per file.
+func TestExportStopsOnAccessDenied(t *testing.T) {
+	f := newFixture(t, lfsSet)
+	f.srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return false
+		}
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>no</Message></Error>`)
+		return true
+	})
+	out := t.TempDir()
+	res, err := export.Run(context.Background(), f.opener(t), export.Options{Repo: f.repo, Out: out})
+	if err == nil || !errors.Is(err, fs.ErrPermission) || errors.Is(err, export.ErrUsage) {
+		t.Fatalf("Run = %v, %v; want an access-denied error", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(out, ".datalfs-export")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temp dir left behind: %v", err)
 	}
 }

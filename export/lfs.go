@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -27,10 +29,28 @@ func (x *run) lfs(ctx context.Context, f lfsFile) {
 		return
 	}
 	if err := x.download(ctx, fe, f); err != nil {
-		x.problem(f.path, err)
+		if fileProblem(err) {
+			x.problem(f.path, err)
+		} else {
+			// Credentials, access, the network, the local disk: the
+			// other files would fail alike. A re-run resumes.
+			x.stop(fmt.Errorf("%s: %w", f.path, err))
+		}
 		return
 	}
 	x.written(f.size)
+}
+
+// errCorrupt marks an object whose content does not hash to its oid.
+var errCorrupt = errors.New("corrupt object")
+
+// errInTheWay marks a file or directory in DIR that blocks a file's path.
+var errInTheWay = errors.New("in the way")
+
+// fileProblem reports whether err concerns one file only: its object is
+// missing or corrupt, or something in DIR is in its way.
+func fileProblem(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, errCorrupt) || errors.Is(err, errInTheWay)
 }
 
 func (x *run) download(ctx context.Context, fe *fetcher, f lfsFile) error {
@@ -47,8 +67,8 @@ func (x *run) download(ctx context.Context, fe *fetcher, f lfsFile) error {
 		return err
 	}
 	if hex.EncodeToString(sum) != f.oid {
-		return fmt.Errorf("object %s at %s is corrupt: its content hashes to %x; push it again from a clone that has a good copy",
-			f.oid, fe.store.Locate(f.oid), sum)
+		return fmt.Errorf("object %s at %s is corrupt: its content hashes to %x; push it again from a clone that has a good copy: %w",
+			f.oid, fe.store.Locate(f.oid), sum, errCorrupt)
 	}
 	return x.out.place(tmp.Name(), f.path, f.mode)
 }

@@ -112,7 +112,7 @@ func (o *outDir) mkdirLocked(dir string) error {
 		case lerr != nil:
 			err = lerr
 		case !fi.IsDir():
-			err = fmt.Errorf("%s is in the way of a directory of the commit (it is not a directory); remove it", p)
+			err = fmt.Errorf("%s is %w of a directory of the commit (it is not a directory); remove it", p, errInTheWay)
 		}
 	}
 	o.dirs[dir] = err
@@ -140,7 +140,7 @@ func (o *outDir) place(tmp string, rel string, mode uint32) error {
 	}
 	dst := o.path(rel)
 	if fi, err := os.Lstat(dst); err == nil && fi.IsDir() {
-		return fmt.Errorf("%s is a directory, but the commit has a file there; remove it", dst)
+		return fmt.Errorf("%s is a directory, %w of a file of the commit; remove it", dst, errInTheWay)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("move into place: %w", err)
