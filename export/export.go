@@ -19,10 +19,11 @@ import (
 
 // Defaults for the zero values of Options.
 const (
-	DefaultJobs      = 16
-	DefaultChunkSize = 8 << 20
-	DefaultPerObject = 8
-	DefaultBuffers   = 16
+	DefaultJobs       = 16
+	DefaultRangeAbove = 1 << 30
+	DefaultChunkSize  = 8 << 20
+	DefaultPerObject  = 8
+	DefaultBuffers    = 16
 )
 
 // Options say what to export and where.
@@ -45,9 +46,12 @@ type Options struct {
 	Shard Shard
 	// Jobs is the number of files fetched at once.
 	Jobs int
-	// ChunkSize is the size of one ranged GET of a large object; objects up
-	// to this size are one GET. It must not exceed the store's single-GET
-	// size (s3store: its multipart threshold).
+	// RangeAbove is the size above which an object is fetched as parallel
+	// ranged GETs; up to it, an object is one GET streamed to disk, which
+	// on a fast link is quicker (see docs/transfers.md).
+	RangeAbove int64
+	// ChunkSize is the size of one ranged GET. The store must fetch a range
+	// as one stream, in order (s3store: Concurrency 1).
 	ChunkSize int64
 	// PerObject is the number of ranged GETs in flight for one object.
 	PerObject int
@@ -140,6 +144,9 @@ func withDefaults(o Options) Options {
 	}
 	if o.Jobs <= 0 {
 		o.Jobs = DefaultJobs
+	}
+	if o.RangeAbove <= 0 {
+		o.RangeAbove = DefaultRangeAbove
 	}
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = DefaultChunkSize

@@ -117,7 +117,9 @@ func (f *fixture) opener(t *testing.T) export.Opener {
 		if err != nil {
 			return nil, err
 		}
-		return s3store.New(ctx, loc, s3store.DefaultOptions())
+		opts := s3store.DefaultOptions()
+		opts.Concurrency = 1 // every range one GET, in order, as the command sets it
+		return s3store.New(ctx, loc, opts)
 	}
 }
 
@@ -128,6 +130,7 @@ func (f *fixture) run(t *testing.T, o export.Options) *export.Result {
 	}
 	if o.ChunkSize == 0 {
 		o.ChunkSize = 1 << 20 // so that the 5 MiB object is fetched in ranges
+		o.RangeAbove = 1 << 20
 	}
 	res, err := export.Run(context.Background(), f.opener(t), o)
 	if err != nil {

@@ -23,21 +23,22 @@ type Store interface {
 }
 
 // fetcher downloads LFS objects into temp files, hashing the bytes as they
-// arrive: nothing is read back from disk. An object of up to chunk bytes is
-// one GET streamed to disk. A larger one is fetched as ranged GETs of chunk
-// bytes, up to perObject at once, each into a buffer of a shared pool; the
-// buffers are written to the file at once and hashed in order, so the
-// memory used is at most the pool's, whatever the object sizes.
+// arrive: nothing is read back from disk. An object of up to rangeAbove
+// bytes is one GET streamed to disk. A larger one is fetched as ranged GETs
+// of chunk bytes, up to perObject at once, each into a buffer of a shared
+// pool; the buffers are written to the file at once and hashed in order, so
+// the memory used is at most the pool's, whatever the object sizes.
 type fetcher struct {
-	store     Store
-	chunk     int64
+	store      Store
+	rangeAbove int64
+	chunk      int64
 	perObject int
 	pool      *bufPool
 }
 
 // fetch writes oid (size bytes) into f and returns its SHA-256.
 func (x *fetcher) fetch(ctx context.Context, oid string, size int64, f *os.File, progress func(int64)) ([]byte, error) {
-	if size <= x.chunk {
+	if size <= max(x.rangeAbove, x.chunk) {
 		w := &seqWriter{f: f, h: sha256.New()}
 		if err := x.store.Download(ctx, oid, size, 0, w, progress); err != nil {
 			return nil, err

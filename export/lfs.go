@@ -81,7 +81,7 @@ func (x *run) getFetcher(ctx context.Context) (*fetcher, error) {
 			x.openErr = err
 			return
 		}
-		x.fetcher = &fetcher{store: st, chunk: x.opts.ChunkSize, perObject: x.opts.PerObject,
+		x.fetcher = &fetcher{store: st, rangeAbove: x.opts.RangeAbove, chunk: x.opts.ChunkSize, perObject: x.opts.PerObject,
 			pool: newBufPool(x.opts.ChunkSize, x.opts.Buffers)}
 	})
 	return x.fetcher, x.openErr

@@ -37,6 +37,7 @@ func exportCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"X"}, Usage: "leave out files matching these patterns"},
 			&cli.StringFlag{Name: "shard", Usage: "export only part K of N (K/N) of the files"},
 			&cli.IntFlag{Name: "jobs", Value: export.DefaultJobs, Usage: "files downloaded at once"},
+			&cli.StringFlag{Name: "range-above", Value: "1GiB", Usage: "fetch objects larger than this as parallel ranged GETs (for slow links); smaller ones stream in one GET"},
 		},
 		Action: func(c *cli.Context) error {
 			o := export.Options{
@@ -51,6 +52,11 @@ func exportCommand() *cli.Command {
 			if o.Jobs < 1 || o.Jobs > 256 {
 				return withCode(exitUsage, errors.New("--jobs: want a number from 1 to 256"))
 			}
+			n, err := s3store.ParseSize(c.String("range-above"))
+			if err != nil {
+				return withCode(exitUsage, fmt.Errorf("--range-above: %w", err))
+			}
+			o.RangeAbove = max(n, 1)
 			if s := c.String("shard"); s != "" {
 				shard, err := export.ParseShard(s)
 				if err != nil {
@@ -71,8 +77,8 @@ func runExport(ctx context.Context, stdout, stderr io.Writer, o export.Options) 
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	// One ranged GET must stay a single request of the store.
-	o.ChunkSize = min(export.DefaultChunkSize, opts.MultipartThreshold)
+	// Export does its own ranges: the store streams each in one GET, in order.
+	opts.Concurrency = 1
 	open := func(ctx context.Context, commit string) (export.Store, error) {
 		rawURL, err := export.LFSURL(ctx, "", commit)
 		if err != nil {
