@@ -32,8 +32,8 @@ type fetcher struct {
 	store      Store
 	rangeAbove int64
 	chunk      int64
-	perObject int
-	pool      *bufPool
+	perObject  int
+	pool       *bufPool
 }
 
 // fetch writes oid (size bytes) into f and returns its SHA-256.
