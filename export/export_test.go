@@ -406,3 +406,36 @@ func TestExportStopsOnAccessDenied(t *testing.T) {
 		t.Errorf("temp dir left behind: %v", err)
 	}
 }
+
+// TestExportRefusesConcurrentRun: a second export into the same directory
+// while one runs is refused, and leaves the first one's temp dir alone.
+func TestExportRefusesConcurrentRun(t *testing.T) {
+	f := newFixture(t, lfsSet)
+	out := t.TempDir()
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.srv.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodGet {
+			select {
+			case entered <- struct{}{}:
+				<-release
+			default:
+			}
+		}
+		return false
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := export.Run(context.Background(), f.opener(t), export.Options{Repo: f.repo, Out: out, Jobs: 1})
+		done <- err
+	}()
+	<-entered // the first export is downloading
+	_, err := export.Run(context.Background(), f.opener(t), export.Options{Repo: f.repo, Out: out})
+	if err == nil || !strings.Contains(err.Error(), "another datalfs export") {
+		t.Errorf("second Run = %v, want it refused", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("first Run: %v", err)
+	}
+	diffFiles(t, files(t, out), f.wantAll())
+}

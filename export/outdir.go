@@ -15,6 +15,9 @@ import (
 // left) and removed when it ends.
 const tempDirName = ".datalfs-export"
 
+// errLocked reports that another export holds the output directory.
+var errLocked = errors.New("locked by another export")
+
 // outDir is the output directory: it creates parent directories without
 // following symlinks out of it and moves finished temp files into place.
 type outDir struct {
@@ -46,7 +49,7 @@ func openOutDir(root string) (*outDir, error) {
 	}
 	if err := lockDir(lock); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("another datalfs export is writing into %s: wait for it to finish", abs)
+		return nil, fmt.Errorf("another datalfs export is writing into %s (%w): wait for it to finish", abs, err)
 	}
 	// Whatever is left in the temp dir was left by a run that was killed.
 	left, _ := os.ReadDir(tmp)
