@@ -439,3 +439,22 @@ func TestExportRefusesConcurrentRun(t *testing.T) {
 	}
 	diffFiles(t, files(t, out), f.wantAll())
 }
+
+func TestLFSURLPrecedence(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	head := git(t, f.repo, "rev-parse", "HEAD")
+	if got, err := export.LFSURL(ctx, f.repo, head); err != nil || got != f.srv.URL+"/bucket/repo" {
+		t.Errorf("LFSURL from .lfsconfig = %q, %v; want %q", got, err, f.srv.URL+"/bucket/repo")
+	}
+	// The commit's .lfsconfig counts, not the working tree's.
+	git(t, f.repo, "config", "-f", ".lfsconfig", "lfs.url", "http://127.0.0.1:1/elsewhere/x")
+	if got, _ := export.LFSURL(ctx, f.repo, head); got != f.srv.URL+"/bucket/repo" {
+		t.Errorf("LFSURL = %q, want the committed .lfsconfig's", got)
+	}
+	// git config wins over .lfsconfig, as in git-lfs.
+	git(t, f.repo, "config", "lfs.url", "http://127.0.0.1:2/mine/y")
+	if got, _ := export.LFSURL(ctx, f.repo, head); got != "http://127.0.0.1:2/mine/y" {
+		t.Errorf("LFSURL = %q, want git config's", got)
+	}
+}
