@@ -47,6 +47,9 @@ func git(t *testing.T, dir string, args ...string) string {
 func newFixture(t *testing.T, lfsSizes map[string]int64, missing ...string) *fixture {
 	t.Helper()
 	srv := mems3.Start(t, "bucket")
+	// The code under test runs git too: keep the user's config out.
+	t.Setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
 	f := &fixture{srv: srv, repo: t.TempDir(), want: map[string][]byte{}, oids: map[string]string{}}
 	git(t, f.repo, "init", "-q", "-b", "main")
 	write := func(rel string, b []byte) {
