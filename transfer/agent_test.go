@@ -55,8 +55,8 @@ func (r *rig) agent() *transfer.Agent {
 }
 
 // headFirst hides the store's conditional PUT, so these tests see HEAD then
-// PUT and a bucket without the probe's object (s3store/condput_test.go
-// covers the conditional path through the agent).
+// PUT, and request counts without the conditional-write probe's
+// (s3store/condput_test.go covers the conditional path through the agent).
 type headFirst struct{ transfer.Store }
 
 // file writes data to a local file and returns its path.
