@@ -25,9 +25,9 @@ type Store interface {
 // fetcher downloads LFS objects into temp files, hashing the bytes as they
 // arrive: nothing is read back from disk. An object of up to rangeAbove
 // bytes is one GET streamed to disk. A larger one is fetched as ranged GETs
-// of chunk bytes, up to perObject at once, each into a buffer of a shared
-// pool; the buffers are written to the file at once and hashed in order, so
-// the memory used is at most the pool's, whatever the object sizes.
+// of chunk bytes, up to perObject at once, each written to the file as it
+// arrives and kept in a buffer of a shared pool until it is hashed, in
+// order, so the memory used is at most the pool's, whatever the sizes.
 type fetcher struct {
 	store      Store
 	rangeAbove int64
@@ -105,10 +105,7 @@ func (x *fetcher) fetchChunked(ctx context.Context, oid string, size int64, f *o
 			go func(k int, buf []byte) {
 				defer fetches.Done()
 				buf = buf[:b-a]
-				err := x.store.Download(ctx, oid, b, a, &memWriter{buf: buf, base: a}, progress)
-				if err == nil {
-					_, err = f.WriteAt(buf, a)
-				}
+				err := x.store.Download(ctx, oid, b, a, &teeWriter{f: f, buf: buf, base: a}, progress)
 				<-slots
 				ready[k] <- chunkDone{buf: buf, err: err}
 			}(k, buf)
@@ -144,18 +141,23 @@ func (x *fetcher) fetchChunked(ctx context.Context, oid string, size int64, f *o
 	return h.Sum(nil), nil
 }
 
-// memWriter is an io.WriterAt over buf, which holds bytes [base, base+len).
-type memWriter struct {
+// teeWriter writes the bytes of a range to the file as they arrive and
+// keeps them in buf, which holds bytes [base, base+len), for hashing in
+// order. Writing as they arrive, in the body's small pieces, matters: one
+// large write per chunk was measured 2-3x slower with 8 ranges in flight.
+type teeWriter struct {
+	f    *os.File
 	buf  []byte
 	base int64
 }
 
-func (m *memWriter) WriteAt(p []byte, off int64) (int, error) {
+func (m *teeWriter) WriteAt(p []byte, off int64) (int, error) {
 	i := off - m.base
 	if i < 0 || i+int64(len(p)) > int64(len(m.buf)) {
 		return 0, errors.New("bytes outside the requested range")
 	}
-	return copy(m.buf[i:], p), nil
+	copy(m.buf[i:], p)
+	return m.f.WriteAt(p, off)
 }
 
 // bufPool hands out at most max buffers of size bytes, allocated on demand
