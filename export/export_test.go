@@ -461,3 +461,19 @@ func TestLFSURLPrecedence(t *testing.T) {
 		t.Errorf("LFSURL = %q, want git config's", got)
 	}
 }
+
+// TestExportShortObject: an object shorter in the bucket than its pointer
+// says is that file's problem, not the end of the export.
+func TestExportShortObject(t *testing.T) {
+	f := newFixture(t, lfsSet)
+	oid := f.oids["data/small.bin"]
+	f.srv.Put(t, "bucket", "repo/lfs/objects/"+oid[:2]+"/"+oid[2:4]+"/"+oid, f.want["data/small.bin"][:100])
+	out := t.TempDir()
+	res := f.run(t, export.Options{Out: out})
+	if len(res.Problems) != 1 || !strings.Contains(res.Problems[0].Error(), "data/small.bin") || !strings.Contains(res.Problems[0].Error(), "corrupt") {
+		t.Fatalf("problems = %v, want data/small.bin corrupt", res.Problems)
+	}
+	want := f.wantAll()
+	delete(want, "data/small.bin")
+	diffFiles(t, files(t, out), want)
+}

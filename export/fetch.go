@@ -44,7 +44,8 @@ func (x *fetcher) fetch(ctx context.Context, oid string, size int64, f *os.File,
 			return nil, err
 		}
 		if w.off != size {
-			return nil, fmt.Errorf("got %d bytes of %d", w.off, size)
+			return nil, fmt.Errorf("object %s at %s is corrupt: it has %d bytes, the pointer says %d: %w",
+				oid, x.store.Locate(oid), w.off, size, errCorrupt)
 		}
 		return w.h.Sum(nil), nil
 	}
