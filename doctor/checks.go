@@ -106,6 +106,7 @@ func Checks(cfg Config) []Check {
 		{Name: CheckChecksums, Needs: []string{CheckBucket}, Run: e.checkChecksums},
 		{Name: CheckVersioning, Needs: []string{CheckBucket}, Run: e.checkVersioning},
 		{Name: CheckLifecycle, Needs: []string{CheckBucket}, Run: e.checkLifecycle},
+		{Name: CheckCondWrites, Needs: []string{CheckBucket}, Run: e.checkCondWrites},
 	}
 }
 

@@ -44,6 +44,7 @@ type Store struct {
 	waitClient aws.HTTPClient
 	// uploadDir holds multipart upload records (see owner.go).
 	uploadDir string
+	cond      condState // see condput.go
 }
 
 // New returns a store for loc. It loads the AWS configuration (environment,
@@ -170,7 +171,7 @@ func (s *Store) Upload(ctx context.Context, oid string, size int64, body io.Read
 // bytes that do not match the oid never leave the machine, and the request
 // carries the oid as both its signed payload hash and its SHA-256 checksum,
 // so the server refuses bytes damaged on the way.
-func (s *Store) putObject(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) error {
+func (s *Store) putObject(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64), set ...func(*s3.PutObjectInput)) error {
 	sum, err := hashSection(body, 0, size)
 	if err != nil {
 		return fmt.Errorf("read local copy of %s: %w", oid, err)
@@ -187,6 +188,9 @@ func (s *Store) putObject(ctx context.Context, oid string, size int64, body io.R
 		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum)),
 	}
 	s.applyUploadOptions(&in.StorageClass, &in.ServerSideEncryption, &in.SSEKMSKeyId)
+	for _, f := range set {
+		f(in)
+	}
 	if _, err := s.client.PutObject(ctx, in, withPayloadHash(oid)); err != nil {
 		return s.explain(err, "upload", oid)
 	}

@@ -172,6 +172,14 @@ bench_set() {
 		record "$name" down datalfs "$(awk -v a="$fetch" -v b="$co" 'BEGIN {printf "%.3f", a+b}')"
 		record "$name" down fetch "$fetch"
 		PEAK[$name,down]=$(( $(cat "$PEAK_FILE") > ${PEAK[$name,down]:-0} ? $(cat "$PEAK_FILE") : ${PEAK[$name,down]:-0} ))
+		log "  round $round download: datalfs export"
+		# The files of the commit into a directory, from a clone with no checkout: the path for
+		# training machines (no LFS store, each byte written once).
+		git clone -q --no-checkout "$remote" "$dst-export-repo"
+		git -C "$dst-export-repo" config lfs.url "$VGW_ENDPOINT/$BUCKET/datalfs-$p"
+		run_timed secs with_peak sh -c 'cd "$1" && datalfs export -o "$2" >/dev/null' sh "$dst-export-repo" "$dst-export"
+		verify "$src" "$dst-export/data"
+		record "$name" down export "$secs"
 		log "  round $round download: rclone"
 		run_timed secs env -u AWS_CA_BUNDLE rclone copy "${RCLONE_FLAGS[@]}" "bench:$BUCKET/rclone-$p" "$dst-rclone"
 		verify "$src" "$dst-rclone"
@@ -206,9 +214,9 @@ rate() { awk -v b="$1" -v f="$2" -v s="$3" 'BEGIN {printf "%.0f (%.0f)", b/10485
 printf '\n%s, %s cores, %s, best of %s round(s); MiB/s (files/s)\n' "$(date -u +%Y-%m-%d)" "$(nproc)" "versitygw $VERSITYGW_VERSION on loopback" "$ROUNDS"
 printf '| data set | direction |'
 for t in "${tools[@]}"; do printf ' %s |' "$t"; done
-printf ' datalfs / best other | datalfs fetch alone | datalfs peak PSS |\n|---|---|'
+printf ' datalfs / best other | datalfs fetch alone | datalfs export | export / best other | datalfs peak PSS |\n|---|---|'
 for _ in "${tools[@]}"; do printf -- '---|'; done
-printf -- '---|---|---|\n'
+printf -- '---|---|---|---|---|\n'
 for spec in "${SETS[@]}"; do
 	IFS=: read -r name count size <<<"$spec"
 	for dir in up down; do
@@ -223,9 +231,13 @@ for spec in "${SETS[@]}"; do
 				fi
 			fi
 		done
-		fetch_alone=-
-		[ "$dir" = down ] && fetch_alone=$(rate "${BYTES[$name]}" "${FILES[$name]}" "${BEST[$name,down,fetch]}")
-		printf ' %s | %s | %s MiB |\n' "$(awk -v o="$best_other" -v d="${BEST[$name,$dir,datalfs]}" 'BEGIN {printf "%.2f", o/d}')" \
-			"$fetch_alone" "$(( ${PEAK[$name,$dir]:-0} / 1024 ))"
+		fetch_alone=- exp_rate=- exp_ratio=-
+		if [ "$dir" = down ]; then
+			fetch_alone=$(rate "${BYTES[$name]}" "${FILES[$name]}" "${BEST[$name,down,fetch]}")
+			exp_rate=$(rate "${BYTES[$name]}" "${FILES[$name]}" "${BEST[$name,down,export]}")
+			exp_ratio=$(awk -v o="$best_other" -v d="${BEST[$name,down,export]}" 'BEGIN {printf "%.2f", o/d}')
+		fi
+		printf ' %s | %s | %s | %s | %s MiB |\n' "$(awk -v o="$best_other" -v d="${BEST[$name,$dir,datalfs]}" 'BEGIN {printf "%.2f", o/d}')" \
+			"$fetch_alone" "$exp_rate" "$exp_ratio" "$(( ${PEAK[$name,$dir]:-0} / 1024 ))"
 	done
 done

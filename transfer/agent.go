@@ -300,6 +300,11 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 		return fmt.Errorf("local file %s is %d bytes but git-lfs expects %d for %s; run `git lfs fsck` to find damaged objects",
 			req.Path, fi.Size(), req.Size, req.Oid)
 	}
+	if u, ok := t.Store.(IfAbsentUploader); ok {
+		if done, err := u.UploadIfAbsent(ctx, req.Oid, req.Size, f, p.add); done || err != nil {
+			return err
+		}
+	}
 	size, err := t.Store.Stat(ctx, req.Oid)
 	switch {
 	case err == nil && size == req.Size:

@@ -66,6 +66,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			runCommand(),
 			whyCommand(),
 			lineageCommand(),
+			exportCommand(),
 		},
 	}
 	err := app.RunContext(ctx, args)
