@@ -18,6 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/datalfs/datalfs/transfer"
 )
 
 // CondPutMax is the largest object that is pushed with one conditional PUT
@@ -211,12 +213,12 @@ func (s *Store) cacheCondWrites(mode CondWrites) {
 // reports false, having sent nothing, for an object above CondPutMax or
 // when the server does not honour the condition (or the probe failed): the
 // caller then checks with Stat and uploads with Upload.
-func (s *Store) UploadIfAbsent(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) (bool, error) {
+func (s *Store) UploadIfAbsent(ctx context.Context, oid string, size int64, body io.ReaderAt, progress func(int64)) (transfer.IfAbsent, error) {
 	if size > CondPutMax || size > s.opts.MultipartThreshold {
-		return false, nil
+		return transfer.IfAbsentUndecided, nil
 	}
 	if mode, _ := s.CondWrites(ctx); mode != CondWritesHonoured {
-		return false, nil // or the probe failed: HEAD first, as without it
+		return transfer.IfAbsentUndecided, nil // or the probe failed: HEAD first, as without it
 	}
 	var sent atomic.Int64
 	count := func(n int64) { sent.Add(n); progress(n) }
@@ -224,16 +226,16 @@ func (s *Store) UploadIfAbsent(ctx context.Context, oid string, size int64, body
 	code, status := APIError(err)
 	switch {
 	case err == nil:
-		return true, nil
+		return transfer.IfAbsentStored, nil
 	case status == 412 || code == "PreconditionFailed":
 		// Already stored: objects are named by their content, and every
 		// upload is checked against its SHA-256, so the stored one is good.
 		if rest := size - sent.Load(); rest > 0 {
 			progress(rest)
 		}
-		return true, nil
+		return transfer.IfAbsentPresent, nil
 	case status == 409 || code == "ConditionalRequestConflict":
-		return false, nil // another upload of the same key is in flight: check with HEAD
+		return transfer.IfAbsentUndecided, nil // another upload of the same key is in flight: check with HEAD
 	}
-	return true, err
+	return transfer.IfAbsentStored, err
 }

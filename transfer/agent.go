@@ -301,8 +301,20 @@ func (a *Agent) upload(ctx context.Context, t *Target, req *Request, p *progress
 			req.Path, fi.Size(), req.Size, req.Oid)
 	}
 	if u, ok := t.Store.(IfAbsentUploader); ok {
-		if done, err := u.UploadIfAbsent(ctx, req.Oid, req.Size, f, p.add); done || err != nil {
+		res, err := u.UploadIfAbsent(ctx, req.Oid, req.Size, f, p.add)
+		switch {
+		case err != nil:
 			return err
+		case res == IfAbsentStored:
+			return nil
+		case res == IfAbsentPresent:
+			// Already stored, as a HEAD would have found: gc must learn
+			// that this push relies on it, as on the Stat path below.
+			again, err := a.keep(ctx, t, req.Oid)
+			if err != nil || !again {
+				return err
+			}
+			return t.Store.Upload(ctx, req.Oid, req.Size, f, p.addOrAlive)
 		}
 	}
 	size, err := t.Store.Stat(ctx, req.Oid)

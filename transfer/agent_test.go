@@ -59,6 +59,11 @@ func (r *rig) agent() *transfer.Agent {
 // (s3store/condput_test.go covers the conditional path through the agent).
 type headFirst struct{ transfer.Store }
 
+// Keep passes the store's in-use marking through (see transfer.Keeper).
+func (h headFirst) Keep(ctx context.Context, oid string) error {
+	return h.Store.(transfer.Keeper).Keep(ctx, oid)
+}
+
 // file writes data to a local file and returns its path.
 func (r *rig) file(t *testing.T, name string, data []byte) string {
 	p := filepath.Join(r.files, name)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalfs/datalfs/s3store"
 	"github.com/datalfs/datalfs/transfer"
 	"github.com/datalfs/datalfs/transfer/storetest"
 )
@@ -108,5 +109,35 @@ func TestUploadMarksOldObjectInUse(t *testing.T) {
 				t.Errorf("a push right after sent %d PUTs, want 0", n)
 			}
 		})
+	}
+}
+
+// TestConditionalUploadMarksOldObjectInUse: when the conditional PUT finds
+// the object already stored (412), the push relies on it just as when a
+// HEAD finds it, so an old object gets its in-use marker for gc too.
+func TestConditionalUploadMarksOldObjectInUse(t *testing.T) {
+	r := newRig(t)
+	data, oid := storetest.Object(3000, 5)
+	r.srv.Put(t, "bucket", r.loc.Key(oid), data)
+	r.srv.Advance(48 * time.Hour)
+	a := &transfer.Agent{
+		Open: func(ctx context.Context, op, remote string) (*transfer.Target, error) {
+			s, err := s3store.New(ctx, r.loc, s3store.DefaultOptions())
+			if err != nil {
+				return nil, err
+			}
+			return &transfer.Target{Store: s, TempDir: r.tempDir}, nil // conditional PUT not hidden
+		},
+		ProgressInterval: time.Hour,
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the conditional-write verdict is cached per user
+	var out bytes.Buffer
+	in := initUpload + "\n" + req(map[string]any{"event": "upload", "oid": oid, "size": 3000, "path": r.file(t, "o", data)}) + "\n"
+	if err := a.Serve(context.Background(), strings.NewReader(in), &out); err != nil || strings.Contains(out.String(), `"error"`) {
+		t.Fatalf("push: %v %s", err, out.String())
+	}
+	keys := r.srv.Keys(t, "bucket", "repo/")
+	if len(keys) != 2 || keys[0] != "repo/datalfs/in-use/"+oid {
+		t.Errorf("bucket holds %q; want the object and its in-use marker", keys)
 	}
 }
