@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/datalfs/datalfs/internal/mems3"
 	"github.com/datalfs/datalfs/s3store"
 	"github.com/datalfs/datalfs/transfer"
@@ -59,11 +62,17 @@ func TestPushRelyingOnOldObjectThenStaleGC(t *testing.T) {
 			data, oid := storetest.Object(1000, 31)
 			srv.Put(t, "bucket", loc.Key(oid), data) // stored by an old push
 			srv.Advance(100 * day)
-			puts := srv.Requests("PUT")
 			if pushed {
-				push(t, s, data, oid) // finds it stored: sends nothing but the marker
-				if n := srv.Requests("PUT") - puts; n != 1 {
-					t.Fatalf("the push sent %d PUTs, want 1 (the in-use marker, not the object)", n)
+				push(t, s, data, oid) // finds it stored (by HEAD or a refused conditional PUT): sends only the marker
+				head, err := srv.Client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bucket"), Key: aws.String(loc.Key(oid))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if age := s3store.ServerTime(head.ResultMetadata).Sub(aws.ToTime(head.LastModified)); age < 99*day {
+					t.Fatalf("the object is %v old after the push, want 100 days: the push rewrote it instead of marking it", age)
+				}
+				if keys := srv.Keys(t, "bucket", "repo/datalfs/in-use/"); len(keys) != 1 {
+					t.Fatalf("in-use markers after the push: %q, want one for %s", keys, oid)
 				}
 			}
 			srv.Advance(grace - 2*time.Hour) // gc runs near the end of the push's grace window

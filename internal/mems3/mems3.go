@@ -102,6 +102,8 @@ func Start(t testing.TB, buckets ...string) *Server {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	// Per-user caches (the conditional-write verdict) stay in the test.
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	s.Client = s3.New(s3.Options{
 		BaseEndpoint: aws.String(ts.URL),
 		UsePathStyle: true,
