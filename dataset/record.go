@@ -118,23 +118,9 @@ func decodeObject(data []byte) (map[string]any, error) {
 	return m, nil
 }
 
-func splitPointer(p string) ([]string, error) {
-	if p == "" {
-		return nil, nil
-	}
-	if p[0] != '/' {
-		return nil, fmt.Errorf("JSON pointer %q must start with /", p)
-	}
-	segs := strings.Split(p[1:], "/")
-	for i, s := range segs {
-		segs[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
-	}
-	return segs, nil
-}
-
 // lookup resolves a JSON pointer in a decoded record.
 func lookup(v any, p string) (any, bool) {
-	segs, err := splitPointer(p)
+	segs, err := manifest.SplitPointer(p)
 	if err != nil {
 		return nil, false
 	}

@@ -180,11 +180,11 @@ func configFromAttrs(attrs map[string]string) (Config, error) {
 
 // check validates the pointers in c.
 func (c Config) check() error {
-	if _, err := splitPointer(c.Records); err != nil {
+	if _, err := SplitPointer(c.Records); err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
 	if c.ID != "" {
-		if _, err := splitPointer(c.ID); err != nil || c.ID == "" {
+		if _, err := SplitPointer(c.ID); err != nil || c.ID == "" {
 			return fmt.Errorf("id field: %w", err)
 		}
 	}
@@ -192,7 +192,7 @@ func (c Config) check() error {
 		if r == "" {
 			return fmt.Errorf("reference field: empty JSON pointer")
 		}
-		if _, err := splitPointer(r); err != nil {
+		if _, err := SplitPointer(r); err != nil {
 			return fmt.Errorf("reference field: %w", err)
 		}
 	}

@@ -30,7 +30,7 @@ type docReader struct {
 }
 
 func newDocReader(r *bufio.Reader, records string) (*docReader, error) {
-	toks, err := splitPointer(records)
+	toks, err := SplitPointer(records)
 	if err != nil {
 		return nil, err
 	}

@@ -350,7 +350,7 @@ func (c *fastCompiler) ref(v any) *fastNode {
 	if err != nil || (frag != "" && frag[0] != '/') {
 		return nil // an anchor, or malformed
 	}
-	toks, err := splitPointer(frag)
+	toks, err := SplitPointer(frag)
 	if err != nil {
 		return nil
 	}

@@ -421,7 +421,7 @@ func (g *recordGen) resolve(ref string) any {
 	if ref == "#" {
 		return g.root
 	}
-	toks, err := splitPointer(strings.TrimPrefix(ref, "#"))
+	toks, err := SplitPointer(strings.TrimPrefix(ref, "#"))
 	if err != nil || len(toks) != 2 {
 		return true
 	}
@@ -773,7 +773,7 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 			continue
 		}
 		for _, ptr := range diffPointers {
-			toks, _ := splitPointer(ptr)
+			toks, _ := SplitPointer(ptr)
 			want, wantOK := lookup(v, toks)
 			raw, gotOK := fvs[0].rawLookup(data, toks)
 			if verdicts[0] {

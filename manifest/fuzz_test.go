@@ -101,7 +101,7 @@ func FuzzJSONDoc(f *testing.F) {
 	}
 	f.Add([]byte(`{"a": [{"id": 1}, {"id": "x"}], "b": {"c": [[{"id": 2}]]}}`), "/b/c/0")
 	f.Fuzz(func(t *testing.T, data []byte, records string) {
-		if _, err := splitPointer(records); err != nil {
+		if _, err := SplitPointer(records); err != nil {
 			return
 		}
 		fuzzValidate(t, data, Config{Format: FormatJSON, Records: records})

@@ -84,8 +84,10 @@ func shorten(s string) string {
 	return string(r[:maxValueLen-1]) + "…"
 }
 
-// splitPointer splits an RFC 6901 JSON pointer into unescaped tokens.
-func splitPointer(ptr string) ([]string, error) {
+// SplitPointer splits an RFC 6901 JSON pointer into unescaped tokens: the
+// one reader of the pointers in manifest-* attributes, for validation and
+// the dataset commands alike.
+func SplitPointer(ptr string) ([]string, error) {
 	if ptr == "" {
 		return nil, nil
 	}

@@ -222,13 +222,13 @@ func TestShortValue(t *testing.T) {
 }
 
 func TestSplitPointer(t *testing.T) {
-	got, err := splitPointer("/a~1b/c~0d/0")
+	got, err := SplitPointer("/a~1b/c~0d/0")
 	if want := []string{"a/b", "c~d", "0"}; err != nil || !cmp.Equal(want, got) {
 		t.Errorf("splitPointer = %q, %v, want %q", got, err, want)
 	}
 	for _, bad := range []string{"a", "/a~", "/a~2"} {
-		if _, err := splitPointer(bad); err == nil {
-			t.Errorf("splitPointer(%q) succeeded", bad)
+		if _, err := SplitPointer(bad); err == nil {
+			t.Errorf("SplitPointer(%q) succeeded", bad)
 		}
 	}
 	if p := pointerFor("a/b", "c~d"); p != "/a~1b/c~0d" {

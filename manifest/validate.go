@@ -137,11 +137,11 @@ func Validate(ctx context.Context, src io.Reader, name string, sch *Schema, cfg 
 	default:
 		rr = newJSONLReader(br)
 	}
-	c.id, _ = splitPointer(cfg.ID)
+	c.id, _ = SplitPointer(cfg.ID)
 	c.hasID = cfg.ID != ""
 	c.idPtr = cfg.ID
 	for _, r := range cfg.Refs {
-		toks, _ := splitPointer(r)
+		toks, _ := SplitPointer(r)
 		c.refs = append(c.refs, toks)
 		c.refPtrs = append(c.refPtrs, r)
 	}
