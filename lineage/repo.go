@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -120,30 +119,7 @@ func (r *Repo) Open(ctx context.Context, src Source, path string) (io.ReadCloser
 	if !r.Exists(ctx, src, path) {
 		return nil, fmt.Errorf("%s is not in %s: %w", path, src, os.ErrNotExist)
 	}
-	cmd := exec.CommandContext(ctx, "git", "cat-file", "blob", spec(src, path))
-	cmd.Dir = r.Top
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run git: %w", err)
-	}
-	return &cmdReader{ReadCloser: out, cmd: cmd}, nil
-}
-
-type cmdReader struct {
-	io.ReadCloser
-	cmd *exec.Cmd
-}
-
-func (c *cmdReader) Close() error {
-	_, _ = io.Copy(io.Discard, c.ReadCloser)
-	err := c.ReadCloser.Close()
-	if werr := c.cmd.Wait(); werr != nil {
-		return fmt.Errorf("git cat-file: %w", werr)
-	}
-	return err
+	return gitcmd.Cmd{Dir: r.Top}.Stream(ctx, "cat-file", "blob", spec(src, path))
 }
 
 // ReadFile reads path as src holds it.

@@ -162,33 +162,7 @@ func (r *Repo) OpenIndex(ctx context.Context, path string) (io.ReadCloser, error
 	if _, err := r.git(ctx, nil, "cat-file", "-e", ":"+path); err != nil {
 		return nil, fmt.Errorf("%s is not in the index: %w", path, os.ErrNotExist)
 	}
-	cmd := exec.CommandContext(ctx, "git", "cat-file", "blob", ":"+path)
-	cmd.Dir = r.Top
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run git: %w", err)
-	}
-	return &cmdReader{ReadCloser: out, cmd: cmd, stderr: &stderr}, nil
-}
-
-type cmdReader struct {
-	io.ReadCloser
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-}
-
-// Close drains the output and waits for git, reporting its failure.
-func (c *cmdReader) Close() error {
-	_, _ = io.Copy(io.Discard, c.ReadCloser)
-	if err := c.cmd.Wait(); err != nil {
-		return fmt.Errorf("git cat-file: %s", strings.TrimSpace(c.stderr.String()))
-	}
-	return nil
+	return gitcmd.Cmd{Dir: r.Top}.Stream(ctx, "cat-file", "blob", ":"+path)
 }
 
 // ReadIndexFile reads a small file from the index, for schemas.

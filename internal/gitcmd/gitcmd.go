@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -64,4 +65,47 @@ func SplitNUL(out []byte) []string {
 		}
 	}
 	return list
+}
+
+// Stream runs git with args and streams its standard output, for contents
+// too large to hold (a blob). Close drains what is left, waits for git and
+// reports its failure as "git SUBCOMMAND: what git printed on stderr".
+func (c Cmd) Stream(ctx context.Context, args ...string) (io.ReadCloser, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = c.Dir
+	if c.Env != nil {
+		cmd.Env = append(os.Environ(), c.Env...)
+	}
+	if c.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(c.Stdin)
+	}
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run git: %w", err)
+	}
+	return &stream{ReadCloser: out, cmd: cmd, stderr: stderr, sub: args[0]}, nil
+}
+
+type stream struct {
+	io.ReadCloser
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	sub    string
+}
+
+func (s *stream) Close() error {
+	_, _ = io.Copy(io.Discard, s.ReadCloser)
+	if err := s.cmd.Wait(); err != nil {
+		msg := strings.TrimSpace(s.stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fmt.Errorf("git %s: %s", s.sub, msg)
+	}
+	return nil
 }

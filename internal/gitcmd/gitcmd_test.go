@@ -2,6 +2,7 @@ package gitcmd
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 )
@@ -30,5 +31,35 @@ func TestSplitNUL(t *testing.T) {
 	got := SplitNUL([]byte("a\x00b c\x00\x00"))
 	if len(got) != 2 || got[0] != "a" || got[1] != "b c" {
 		t.Errorf("SplitNUL = %q, want [a \"b c\"]", got)
+	}
+}
+
+// TestStream: a blob streams whole, and a failure of git shows at Close
+// with git's own message.
+func TestStream(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := Run(ctx, dir, "init", "-q"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := Cmd{Dir: dir, Stdin: []byte(strings.Repeat("x", 1<<20))}.Output(ctx, "hash-object", "-w", "--stdin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := Cmd{Dir: dir}.Stream(ctx, "cat-file", "blob", strings.TrimSpace(string(id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(rc)
+	if err != nil || len(b) != 1<<20 || rc.Close() != nil {
+		t.Fatalf("streamed %d bytes, %v; want 1 MiB and a clean close", len(b), err)
+	}
+	rc, err = Cmd{Dir: dir}.Stream(ctx, "cat-file", "blob", "HEAD:nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(rc)
+	if err := rc.Close(); err == nil || !strings.HasPrefix(err.Error(), "git cat-file: ") || !strings.Contains(err.Error(), "fatal") {
+		t.Errorf("Close after a failed cat-file = %v, want git's message after \"git cat-file: \"", err)
 	}
 }
