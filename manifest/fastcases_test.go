@@ -59,7 +59,7 @@ func TestFastPathCases(t *testing.T) {
 			// shows up as a difference.
 			for range 20 {
 				doc, _ := parseJSON([]byte(c.schema))
-				fv := newFastValidator(newFastSchema(doc))
+				fv := newFastValidator(fastSchemaFor(doc))
 				if got := fv.valid([]byte(c.record)); got && !c.valid {
 					t.Fatalf("fast path certifies %s against %s; the library says it is invalid", c.record, c.schema)
 				}
@@ -141,7 +141,7 @@ func TestFastPathReferenceBlowup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fv := newFastValidator(newFastSchema(doc))
+	fv := newFastValidator(fastSchemaFor(doc))
 	done := make(chan bool)
 	go func() { done <- fv.valid([]byte(`{"x": 1}`)) }()
 	select {

@@ -728,7 +728,7 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 	// order in which a map was walked shows up as a disagreement.
 	var fvs []*fastValidator
 	for range 3 {
-		if fs := newFastSchema(doc); fs != nil {
+		if fs := fastSchemaFor(doc); fs != nil {
 			fvs = append(fvs, newFastValidator(fs))
 		}
 	}
