@@ -69,7 +69,7 @@ func (r *Repo) AppendTombstones(ctx context.Context, ts []Tombstone) error {
 	}
 	var b bytes.Buffer
 	for _, t := range ts {
-		b.Write(canonicalTomb(t))
+		b.Write(canonical(t))
 		b.WriteByte('\n')
 	}
 	if _, err := f.Write(b.Bytes()); err != nil {
@@ -81,12 +81,4 @@ func (r *Repo) AppendTombstones(ctx context.Context, ts []Tombstone) error {
 	}
 	_, err = r.git(ctx, nil, nil, "add", "--", TombstonePath)
 	return err
-}
-
-func canonicalTomb(t Tombstone) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(t)
-	return bytes.TrimRight(b.Bytes(), "\n")
 }

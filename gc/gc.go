@@ -198,33 +198,26 @@ func Delete(ctx context.Context, b Bucket, plan Plan, jobs int) []Deleted {
 		return nil
 	}
 	out := make([]Deleted, len(plan.Garbage))
-	sem := make(chan struct{}, max(1, jobs))
-	var wg sync.WaitGroup
 	for i, o := range plan.Garbage {
 		out[i].ObjectInfo = o
+	}
+	eachLimited(jobs, len(out), func(i int) {
 		if ctx.Err() != nil {
 			out[i].Err = ctx.Err()
-			continue
+			return
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// Listing a large bucket takes minutes: a push may have relied
-			// on the object since. Look again right before deleting.
-			at, err := b.LastUsed(ctx, o.Oid)
-			switch {
-			case err != nil:
-				out[i].Err = err
-			case Fresh(at, plan.Now, plan.Grace):
-				out[i].InUse = true
-			default:
-				out[i].Err = b.Delete(ctx, o.Oid)
-			}
-		}()
-	}
-	wg.Wait()
+		// Listing a large bucket takes minutes: a push may have relied
+		// on the object since. Look again right before deleting.
+		at, err := b.LastUsed(ctx, out[i].Oid)
+		switch {
+		case err != nil:
+			out[i].Err = err
+		case Fresh(at, plan.Now, plan.Grace):
+			out[i].InUse = true
+		default:
+			out[i].Err = b.Delete(ctx, out[i].Oid)
+		}
+	})
 	// A marker goes after its object, so that a failed deletion leaves the
 	// object protected as before.
 	failed := make(map[string]bool)
@@ -233,18 +226,29 @@ func Delete(ctx context.Context, b Bucket, plan Plan, jobs int) []Deleted {
 			failed[d.Oid] = true
 		}
 	}
-	for _, oid := range plan.StaleMarkers {
+	eachLimited(jobs, len(plan.StaleMarkers), func(i int) {
+		oid := plan.StaleMarkers[i]
 		if failed[oid] || ctx.Err() != nil {
-			continue
+			return
 		}
-		wg.Add(1)
+		_ = b.DeleteMarker(ctx, oid) // a marker left behind protects nothing for long
+	})
+	return out
+}
+
+// eachLimited calls fn(i) for i in [0, n), at most jobs at a time, and
+// returns when every call has returned.
+func eachLimited(jobs, n int, fn func(i int)) {
+	sem := make(chan struct{}, max(1, jobs))
+	var wg sync.WaitGroup
+	for i := range n {
 		sem <- struct{}{}
+		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_ = b.DeleteMarker(ctx, oid) // a marker left behind protects nothing for long
+			fn(i)
 		}()
 	}
 	wg.Wait()
-	return out
 }
