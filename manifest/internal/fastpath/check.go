@@ -64,16 +64,7 @@ func (v *Checker) CertainlyValid(data []byte) bool {
 	return v.pos == len(v.data)
 }
 
-func (v *Checker) space() {
-	for v.pos < len(v.data) {
-		switch v.data[v.pos] {
-		case ' ', '\t', '\n', '\r':
-			v.pos++
-		default:
-			return
-		}
-	}
-}
+func (v *Checker) space() { v.pos = jsonparse.SkipSpace(v.data, v.pos) }
 
 // baseBudget and 8 per byte of a record bound the subschema checks the
 // fast path makes for it: references that fan out through anyOf without
@@ -188,19 +179,10 @@ func (v *Checker) object(n *node, depth int) bool {
 		return n.nRequired == 0
 	}
 	for {
-		if v.pos >= len(v.data) || v.data[v.pos] != '"' {
-			return false
-		}
-		key, ok := v.readString()
+		key, ok := v.memberName()
 		if !ok {
 			return false
 		}
-		v.space()
-		if v.pos >= len(v.data) || v.data[v.pos] != ':' {
-			return false
-		}
-		v.pos++
-		v.space()
 		count++
 		if bit, ok := n.required[unsafeString(key)]; ok {
 			seen |= 1 << bit
@@ -243,22 +225,15 @@ func (v *Checker) object(n *node, depth int) bool {
 				return false
 			}
 		}
-		v.space()
-		if v.pos >= len(v.data) {
+		var more bool
+		if v.pos, more, ok = jsonparse.Separator(v.data, v.pos, '}'); !ok {
 			return false
 		}
-		switch v.data[v.pos] {
-		case ',':
-			v.pos++
-			v.space()
-		case '}':
-			v.pos++
+		if !more {
 			if n.maxProps >= 0 && count > n.maxProps {
 				return false // duplicate keys may make this too strict: fine
 			}
 			return seen == (uint64(1)<<n.nRequired)-1 // 1<<64 is 0 in Go, so 64 works too
-		default:
-			return false
 		}
 	}
 }
@@ -280,19 +255,12 @@ func (v *Checker) array(n *node, depth int) bool {
 			return false
 		}
 		count++
-		v.space()
-		if v.pos >= len(v.data) {
+		var more, ok bool
+		if v.pos, more, ok = jsonparse.Separator(v.data, v.pos, ']'); !ok {
 			return false
 		}
-		switch v.data[v.pos] {
-		case ',':
-			v.pos++
-			v.space()
-		case ']':
-			v.pos++
+		if !more {
 			return (n.minItems < 0 || count >= n.minItems) && (n.maxItems < 0 || count <= n.maxItems)
-		default:
-			return false
 		}
 	}
 }
@@ -319,6 +287,25 @@ func (v *Checker) str(n *node) bool {
 		return false
 	}
 	return true
+}
+
+// memberName reads the name of an object member at pos, and the ':' after
+// it, and leaves pos at the value. The name is as readString returns it.
+func (v *Checker) memberName() ([]byte, bool) {
+	if v.pos >= len(v.data) || v.data[v.pos] != '"' {
+		return nil, false
+	}
+	key, ok := v.readString()
+	if !ok {
+		return nil, false
+	}
+	v.space()
+	if v.pos >= len(v.data) || v.data[v.pos] != ':' {
+		return nil, false
+	}
+	v.pos++
+	v.space()
+	return key, true
 }
 
 // readString reads a quoted string at pos and returns its decoded bytes,

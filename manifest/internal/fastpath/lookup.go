@@ -1,6 +1,9 @@
 package fastpath
 
-import "github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+import (
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+)
 
 // Reading the id and reference fields of a record the fast path certified,
 // without parsing the record: the value the library path would read, which
@@ -88,35 +91,20 @@ func (v *Checker) lastMember(name string) (int, bool) {
 	at, found := 0, false
 	for {
 		v.space()
-		if v.pos >= len(v.data) || v.data[v.pos] != '"' {
+		key, ok := v.memberName()
+		if !ok {
 			return 0, false // '}' of an empty object, or malformed
 		}
-		key, ok := v.readString()
-		if !ok {
-			return 0, false
-		}
-		match := unsafeString(key) == name
-		v.space()
-		if v.pos >= len(v.data) || v.data[v.pos] != ':' {
-			return 0, false
-		}
-		v.pos++
-		v.space()
-		if match {
+		if unsafeString(key) == name {
 			at, found = v.pos, true
 		}
 		v.skipRaw()
-		v.space()
-		if v.pos >= len(v.data) {
+		var more bool
+		if v.pos, more, ok = jsonparse.Separator(v.data, v.pos, '}'); !ok {
 			return 0, false
 		}
-		switch v.data[v.pos] {
-		case ',':
-			v.pos++
-		case '}':
+		if !more {
 			return at, found
-		default:
-			return 0, false
 		}
 	}
 }

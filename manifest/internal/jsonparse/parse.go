@@ -75,15 +75,39 @@ func DescribeByte(c byte) string {
 	return strconv.QuoteRune(rune(c))
 }
 
-func (p *parser) skipSpace() {
-	for p.pos < len(p.data) {
-		switch p.data[p.pos] {
+func (p *parser) skipSpace() { p.pos = SkipSpace(p.data, p.pos) }
+
+// SkipSpace returns the offset of the first byte at or after pos that is
+// not JSON white space.
+func SkipSpace(data []byte, pos int) int {
+	for pos < len(data) {
+		switch data[pos] {
 		case ' ', '\t', '\n', '\r':
-			p.pos++
+			pos++
 		default:
-			return
+			return pos
 		}
 	}
+	return pos
+}
+
+// Separator reads what follows a member of an object or an element of an
+// array, from pos: white space, then ',' or the closing byte close. It
+// returns the offset after them (and after the white space that follows a
+// ','), and more, true for a ','. ok is false when neither is there; end is
+// then the offset of the offending byte (len(data) at the end).
+func Separator(data []byte, pos int, close byte) (end int, more, ok bool) {
+	pos = SkipSpace(data, pos)
+	if pos >= len(data) {
+		return pos, false, false
+	}
+	switch data[pos] {
+	case ',':
+		return SkipSpace(data, pos+1), true, true
+	case close:
+		return pos + 1, false, true
+	}
+	return pos, false, false
 }
 
 func (p *parser) value(depth int) (any, error) {
@@ -150,19 +174,12 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, err
 		}
 		obj[key] = v
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in object, want ',' or '}'")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-			p.skipSpace()
-		case '}':
-			p.pos++
-			return obj, nil
-		default:
+		var more, ok bool
+		if p.pos, more, ok = Separator(p.data, p.pos, '}'); !ok {
 			return nil, p.errorf("unexpected %s in object, want ',' or '}'", p.describe())
+		}
+		if !more {
+			return obj, nil
 		}
 	}
 }
@@ -184,19 +201,12 @@ func (p *parser) array(depth int) (any, error) {
 			return nil, err
 		}
 		arr = append(arr, v)
-		p.skipSpace()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of input in array, want ',' or ']'")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-			p.skipSpace()
-		case ']':
-			p.pos++
-			return arr, nil
-		default:
+		var more, ok bool
+		if p.pos, more, ok = Separator(p.data, p.pos, ']'); !ok {
 			return nil, p.errorf("unexpected %s in array, want ',' or ']'", p.describe())
+		}
+		if !more {
+			return arr, nil
 		}
 	}
 }
