@@ -412,25 +412,17 @@ func (p *parser) scanNumber() bool {
 	if i < len(d) && d[i] == '-' {
 		i++
 	}
-	switch {
-	case i < len(d) && d[i] == '0':
+	ok := true
+	if i < len(d) && d[i] == '0' {
 		i++
-	case i < len(d) && d[i] >= '1' && d[i] <= '9':
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
-		}
-	default:
+	} else if i, ok = digits(d, i); !ok {
 		p.pos = i
 		return false
 	}
 	if i < len(d) && d[i] == '.' {
-		i++
-		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+		if i, ok = digits(d, i+1); !ok {
 			p.pos = i
 			return false
-		}
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
 		}
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
@@ -438,16 +430,25 @@ func (p *parser) scanNumber() bool {
 		if i < len(d) && (d[i] == '+' || d[i] == '-') {
 			i++
 		}
-		if i >= len(d) || d[i] < '0' || d[i] > '9' {
+		if i, ok = digits(d, i); !ok {
 			p.pos = i
 			return false
-		}
-		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
-			i++
 		}
 	}
 	p.pos = i
 	return true
+}
+
+// digits moves past one or more decimal digits at d[i]; ok is false when
+// there is none.
+func digits(d []byte, i int) (end int, ok bool) {
+	if i >= len(d) || d[i] < '0' || d[i] > '9' {
+		return i, false
+	}
+	for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+		i++
+	}
+	return i, true
 }
 
 // LineCol turns a byte offset in data into a 1-based line and column
