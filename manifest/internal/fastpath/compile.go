@@ -84,7 +84,7 @@ type bound struct {
 	exact bool // i holds the exact value
 }
 
-// compiler turns a schema document into fastNodes.
+// compiler turns a schema document into nodes.
 type compiler struct {
 	progs []*asciiProg
 	root  any
