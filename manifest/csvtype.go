@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -226,9 +227,8 @@ func typeCell(k fieldKind, cell string) any {
 	}
 	c := strings.TrimSpace(cell)
 	if k&(kindInteger|kindNumber) != 0 && c != "" && (c[0] == '-' || (c[0] >= '0' && c[0] <= '9')) {
-		p := parser{data: []byte(c)}
-		if v, err := p.number(); err == nil && p.pos == len(c) {
-			return v
+		if v, err := jsonparse.Parse([]byte(c)); err == nil {
+			return v // a number: c starts like one and has no space around it
 		}
 	}
 	if k&kindBoolean != 0 {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 )
 
 // docReader streams the elements of one array inside a JSON document without
@@ -104,17 +107,10 @@ func (d *docReader) expect(want byte, what string) error {
 		return err
 	}
 	if c != want {
-		return d.fatal("unexpected %s, want %s", describeByte(c), what)
+		return d.fatal("unexpected %s, want %s", jsonparse.DescribeByte(c), what)
 	}
 	_, err = d.next()
 	return err
-}
-
-func describeByte(c byte) string {
-	if c < 0x20 || c >= 0x7f {
-		return fmt.Sprintf("byte 0x%02x", c)
-	}
-	return fmt.Sprintf("%q", rune(c))
 }
 
 // skipValue consumes one JSON value, checking only its structure. The bytes
@@ -135,13 +131,13 @@ func (d *docReader) skipValue() error {
 				return err
 			}
 			depth++
-			if depth > maxDepth {
+			if depth > jsonparse.MaxDepth {
 				return d.fatal("nested too deeply")
 			}
 			continue
 		case c == '}' || c == ']':
 			if depth == 0 {
-				return d.fatal("unexpected %s, want a JSON value", describeByte(c))
+				return d.fatal("unexpected %s, want a JSON value", jsonparse.DescribeByte(c))
 			}
 			if _, err := d.next(); err != nil {
 				return err
@@ -153,7 +149,7 @@ func (d *docReader) skipValue() error {
 			}
 		case c == ',' || c == ':':
 			if depth == 0 {
-				return d.fatal("unexpected %s, want a JSON value", describeByte(c))
+				return d.fatal("unexpected %s, want a JSON value", jsonparse.DescribeByte(c))
 			}
 			if _, err := d.next(); err != nil {
 				return err
@@ -213,7 +209,7 @@ func (d *docReader) skipScalar() error {
 	}
 	if n == 0 {
 		c, _ := d.peek()
-		return d.fatal("unexpected %s, want a JSON value", describeByte(c))
+		return d.fatal("unexpected %s, want a JSON value", jsonparse.DescribeByte(c))
 	}
 	return nil
 }
@@ -228,7 +224,7 @@ func (d *docReader) readKey() (string, error) {
 		return "", err
 	}
 	if c != '"' {
-		return "", d.fatal("unexpected %s, want a quoted property name", describeByte(c))
+		return "", d.fatal("unexpected %s, want a quoted property name", jsonparse.DescribeByte(c))
 	}
 	line, col := d.line, d.col
 	d.scratch = d.scratch[:0]
@@ -238,7 +234,7 @@ func (d *docReader) readKey() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	v, err := parseJSON(d.scratch)
+	v, err := jsonparse.Parse(d.scratch)
 	if err != nil {
 		return "", &fatalProblem{Problem{Line: line, Column: col, Message: "malformed JSON: " + err.Error()}}
 	}
@@ -302,7 +298,7 @@ func (d *docReader) start() error {
 		case '[':
 			_, _ = d.next()
 			d.stack = append(d.stack, '[')
-			idx, ok := arrayIndex(tok)
+			idx, ok := jsonpointer.ArrayIndex(tok)
 			if !ok {
 				return &fatalProblem{Problem{Line: d.line, Column: d.col, Message: fmt.Sprintf("records pointer %s: %s is an array and %q is not an index", d.ptr, at, tok)}}
 			}
@@ -444,7 +440,7 @@ func (d *docReader) finish() error {
 			d.stack = d.stack[:len(d.stack)-1]
 			continue
 		case c != ',':
-			return d.fatal("unexpected %s, want ',' or %q", describeByte(c), map[byte]rune{'{': '}', '[': ']'}[open])
+			return d.fatal("unexpected %s, want ',' or %q", jsonparse.DescribeByte(c), map[byte]rune{'{': '}', '[': ']'}[open])
 		}
 		_, _ = d.next()
 		if open == '{' {
@@ -463,21 +459,7 @@ func (d *docReader) finish() error {
 		return err
 	}
 	if b, err := d.r.Peek(1); err == nil {
-		return d.fatal("unexpected %s after the end of the document", describeByte(b[0]))
+		return d.fatal("unexpected %s after the end of the document", jsonparse.DescribeByte(b[0]))
 	}
 	return nil
-}
-
-func arrayIndex(tok string) (int, bool) {
-	if tok == "" || len(tok) > 9 || (len(tok) > 1 && tok[0] == '0') {
-		return 0, false
-	}
-	n := 0
-	for _, c := range tok {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/datalfs/datalfs/manifest/internal/fastpath"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -374,7 +377,7 @@ func (g *schemaGen) defsKey() string {
 }
 
 func (g *schemaGen) defPointer(name string) string {
-	return "#/" + g.defsKey() + "/" + escapeToken(name)
+	return "#/" + g.defsKey() + "/" + jsonpointer.Escape(name)
 }
 
 // genSchema returns a schema document.
@@ -404,7 +407,7 @@ func genSchema(c *choices) jobj {
 		root = append(root, jkv{g.defsKey(), defs})
 	}
 	if g.draft != 2020 || c.chance(3) {
-		root = append(root, jkv{"$schema", draftURI(g.draft)})
+		root = append(root, jkv{"$schema", draftURIs[g.draft]})
 	}
 	c.r.Shuffle(len(root), func(i, j int) { root[i], root[j] = root[j], root[i] })
 	return root
@@ -720,28 +723,27 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 	if err != nil {
 		return // not a valid schema, or one the library refuses
 	}
-	doc, err := parseJSON([]byte(dc.schema))
+	doc, err := jsonparse.Parse([]byte(dc.schema))
 	if err != nil {
 		t.Fatalf("schema %s: %v", dc.schema, err)
 	}
 	// Compile the fast path a few times: a verdict that depends on the
 	// order in which a map was walked shows up as a disagreement.
-	var fvs []*fastValidator
+	top := (&checker{id: []string{"id"}, refs: [][]string{{"ref"}, {"m", "r"}, {"tags", "1"}}}).topNames()
+	var fvs []*fastpath.Checker
 	for range 3 {
-		if fs := fastSchemaFor(doc); fs != nil {
-			fvs = append(fvs, newFastValidator(fs))
+		if fs := fastpath.Compile(doc); fs != nil {
+			fvs = append(fvs, fs.NewChecker(top))
 		}
 	}
 	if len(fvs) == 0 {
 		return
 	}
-	top := (&checker{id: []string{"id"}, refs: [][]string{{"ref"}, {"m", "r"}, {"tags", "1"}}}).topNames()
-	fvs[0].watch(top)
 	st.fastCases++
 	for _, rec := range dc.records {
 		st.records++
 		data := []byte(rec)
-		v, perr := parseJSON(data)
+		v, perr := jsonparse.Parse(data)
 		var probs []Problem
 		if perr == nil {
 			probs = sch.validate(1, v)
@@ -751,7 +753,7 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 		}
 		var verdicts []bool
 		for _, fv := range fvs {
-			verdicts = append(verdicts, fv.valid(data))
+			verdicts = append(verdicts, fv.CertainlyValid(data))
 		}
 		for i := range verdicts {
 			if verdicts[i] != verdicts[0] {
@@ -774,15 +776,15 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 		}
 		for _, ptr := range diffPointers {
 			toks, _ := SplitPointer(ptr)
-			want, wantOK := lookup(v, toks)
-			raw, gotOK := fvs[0].rawLookup(data, toks)
+			want, wantOK := jsonpointer.Lookup(v, toks)
+			raw, gotOK := fvs[0].Lookup(data, toks)
 			if verdicts[0] {
-				fvs[0].valid(data)
-				raw, gotOK = fvs[0].certifiedLookup(data, toks)
+				fvs[0].CertainlyValid(data)
+				raw, gotOK = fvs[0].CertifiedLookup(data, toks)
 			}
 			var got any
 			if gotOK {
-				got, err = parseJSON(raw)
+				got, err = jsonparse.Parse(raw)
 				gotOK = err == nil
 			}
 			if gotOK != wantOK || !cmp.Equal(got, want) {
@@ -895,6 +897,15 @@ func reportSummary(r *Report) []string {
 		}
 	}
 	return out
+}
+
+// draftURIs are the meta-schema URIs the generator writes in "$schema".
+var draftURIs = map[int]string{
+	4:    "http://json-schema.org/draft-04/schema#",
+	6:    "http://json-schema.org/draft-06/schema#",
+	7:    "http://json-schema.org/draft-07/schema#",
+	2019: "https://json-schema.org/draft/2019-09/schema",
+	2020: "https://json-schema.org/draft/2020-12/schema",
 }
 
 // caseSeed is the generator input of deterministic case i.

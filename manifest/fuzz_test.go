@@ -3,15 +3,11 @@ package manifest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"os"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -108,44 +104,6 @@ func FuzzJSONDoc(f *testing.F) {
 	})
 }
 
-// FuzzParseJSON checks the hand-written parser against encoding/json: both
-// accept the same valid-UTF-8 inputs and produce the same values.
-func FuzzParseJSON(f *testing.F) {
-	for _, s := range []string{`{"a": [1, 2.5e3, "x\u00e9"], "b": null}`, `"\ud83d\ude00"`, `[true, false]`, `-0.0`, `{"a":1,}`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := parseJSON(data)
-		if !utf8.Valid(data) {
-			return // encoding/json replaces bad UTF-8; we report it
-		}
-		if err != nil && strings.HasPrefix(err.Error(), "number out of range") {
-			return // encoding/json takes it; the validator could not compare it
-		}
-		var want any
-		d := json.NewDecoder(bytes.NewReader(data))
-		d.UseNumber()
-		wantErr := d.Decode(&want)
-		if wantErr == nil {
-			if _, err := d.Token(); err != io.EOF {
-				wantErr = errTrailing
-			}
-		}
-		if (err == nil) != (wantErr == nil) {
-			t.Fatalf("parseJSON(%q) error %v, encoding/json error %v", data, err, wantErr)
-		}
-		if err == nil && !cmp.Equal(want, got) {
-			t.Fatalf("parseJSON(%q) = %#v, encoding/json gives %#v", data, got, want)
-		}
-		if err != nil {
-			var se *syntaxError
-			if !asSyntax(err, &se) || se.Offset < 0 || se.Offset > len(data) {
-				t.Fatalf("parseJSON(%q) error %v has no offset within the input", data, err)
-			}
-		}
-	})
-}
-
 // fastSchemas are the schemas FuzzFastPath checks instances against.
 var fastSchemas = []string{
 	fuzzSchema,
@@ -189,40 +147,16 @@ func FuzzFastPath(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		sch := compiled[int(which)%len(compiled)]
-		fv := newFastValidator(sch.fast)
-		if !fv.valid(data) {
+		fv := sch.fast.NewChecker(nil)
+		if !fv.CertainlyValid(data) {
 			return
 		}
-		v, err := parseJSON(data)
+		v, err := jsonparse.Parse(data)
 		if err != nil {
 			t.Fatalf("fast path accepts %q, which does not parse: %v", data, err)
 		}
 		if probs := sch.validate(1, v); len(probs) > 0 {
 			t.Fatalf("fast path accepts %q against schema %d; the full validator says %v", data, int(which)%len(compiled), probs)
-		}
-	})
-}
-
-// FuzzDFA checks the fast path's pattern matcher against regexp.Match.
-func FuzzDFA(f *testing.F) {
-	for _, s := range [][2]string{
-		{`^s3://[a-z0-9.-]{3,63}/.+`, "s3://bucket/key"}, {`^labeling-job/[a-z0-9-]+$`, "labeling-job/x-1"},
-		{`^[0-9]{4}-[0-9]{2}$`, "2026-11"}, {`a|b*c$`, "xxbbc"}, {`(?i)abc`, "xABCx"}, {`^$`, ""}, {`$^`, ""},
-		{`x*`, ""}, {`^(ab)+$`, "ababa"}, {`[^a-z]`, "abc"}, {`.`, "\n"}, {`(?s).`, "\n"}, {`\bword\b`, "a word"},
-		{`^(?m)a$`, "b\na"}, {`é`, "é"}, {`k`, "K"}, {`(?i)k`, "K"},
-	} {
-		f.Add(s[0], s[1])
-	}
-	f.Fuzz(func(t *testing.T, pattern, s string) {
-		re, err := regexp.Compile(pattern)
-		if err != nil {
-			return
-		}
-		d := newDFA(newASCIIProg(re))
-		for i := 0; i < 2; i++ { // the second time uses the states built the first
-			if got, want := d.matchBytes([]byte(s)), re.MatchString(s); got != want {
-				t.Fatalf("pattern %q on %q: dfa says %v, regexp %v", pattern, s, got, want)
-			}
 		}
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 )
 
 // Problem is one thing wrong with a manifest, located by line and JSON pointer.
@@ -87,57 +89,4 @@ func shorten(s string) string {
 // SplitPointer splits an RFC 6901 JSON pointer into unescaped tokens: the
 // one reader of the pointers in manifest-* attributes, for validation and
 // the dataset commands alike.
-func SplitPointer(ptr string) ([]string, error) {
-	if ptr == "" {
-		return nil, nil
-	}
-	if ptr[0] != '/' {
-		return nil, fmt.Errorf("JSON pointer %q must start with '/'", ptr)
-	}
-	toks := strings.Split(ptr[1:], "/")
-	for i, t := range toks {
-		if strings.Contains(t, "~") {
-			for j := 0; j < len(t); j++ {
-				if t[j] == '~' && (j+1 >= len(t) || (t[j+1] != '0' && t[j+1] != '1')) {
-					return nil, fmt.Errorf("JSON pointer %q: '~' must be followed by 0 or 1", ptr)
-				}
-			}
-			t = strings.ReplaceAll(t, "~1", "/")
-			toks[i] = strings.ReplaceAll(t, "~0", "~")
-		}
-	}
-	return toks, nil
-}
-
-// pointerFor returns the JSON pointer of a top-level property.
-func pointerFor(tokens ...string) string {
-	var sb strings.Builder
-	for _, t := range tokens {
-		sb.WriteByte('/')
-		t = strings.ReplaceAll(t, "~", "~0")
-		sb.WriteString(strings.ReplaceAll(t, "/", "~1"))
-	}
-	return sb.String()
-}
-
-// lookup returns the value at the pointer tokens inside v.
-func lookup(v any, toks []string) (any, bool) {
-	for _, t := range toks {
-		switch c := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = c[t]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, ok := arrayIndex(t)
-			if !ok || i >= len(c) {
-				return nil, false
-			}
-			v = c[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
-}
+func SplitPointer(ptr string) ([]string, error) { return jsonpointer.Split(ptr) }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 )
 
 // Batch sizes: a batch is handed to one worker; it holds at most
@@ -166,7 +168,7 @@ func newCSVReader(r *bufio.Reader) (*csvReader, error) {
 			return nil, &fatalProblem{Problem{Line: 1, Column: i + 1, Message: fmt.Sprintf("CSV header column %d has no name", i+1)}}
 		}
 		if seen[h] {
-			return nil, &fatalProblem{Problem{Line: 1, Pointer: pointerFor(h), Message: fmt.Sprintf("CSV header names column %q twice", h)}}
+			return nil, &fatalProblem{Problem{Line: 1, Pointer: jsonpointer.Format(h), Message: fmt.Sprintf("CSV header names column %q twice", h)}}
 		}
 		seen[h] = true
 	}
@@ -182,7 +184,7 @@ func (c *csvReader) badUTF8(fields []string) *Problem {
 			continue
 		}
 		line, col := c.r.FieldPos(i)
-		return &Problem{Line: line, Column: col, Pointer: pointerFor(c.header[i]), Message: "invalid UTF-8 " + badUTF8Byte(f) + " in CSV cell"}
+		return &Problem{Line: line, Column: col, Pointer: jsonpointer.Format(c.header[i]), Message: "invalid UTF-8 " + badUTF8Byte(f) + " in CSV cell"}
 	}
 	return nil
 }

@@ -2,36 +2,9 @@ package manifest
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 )
-
-func TestECMAToGo(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{`^\d+$`, `^\d+$`},
-		{`^\s$`, `^[` + ecmaSpace + `]$`},
-		{`^\S$`, `^[^` + ecmaSpace + `]$`},
-		{`[a\s]`, `[a` + ecmaSpace + `]`},
-		{`a.b`, `a` + ecmaDot + `b`},
-		{`[.]\.`, `[.]\.`},
-		{`\u00e9`, `\x{00e9}`},
-		{`(?<year>\d{4})`, `(?<year>\d{4})`},
-		{`[\]s]`, `[\]s]`},
-		{`^\cC$`, `^\x03$`},
-		{`[\s\S]`, `(?:[` + ecmaSpace + `]|[^` + ecmaSpace + `])`},
-		{`[\S]+`, `[^` + ecmaSpace + `]+`},
-		{`[^]`, `(?s:.)`},
-		{`a[]`, `a[^\x00-\x{10FFFF}]`},
-		{`[^a-c]`, `[^a-c]`},
-	} {
-		got, err := ecmaToGo(tt.in)
-		if err != nil || got != tt.want {
-			t.Errorf("ecmaToGo(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-		}
-	}
-}
 
 // TestPatternECMA: patterns match as in ECMA-262, on the fast path and the
 // library path alike.
@@ -94,31 +67,5 @@ func TestPatternUnsupported(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("CompileSchema(%s) = %v, want an error containing %q", tt.schema, err, tt.want)
 		}
-	}
-	if _, err := ecmaToGo("(?=x)"); !errors.Is(err, ErrUnsupportedRegexp) {
-		t.Errorf("ecmaToGo(lookahead) = %v, want ErrUnsupportedRegexp", err)
-	}
-}
-
-// TestECMADoc: the fast path's copy of a schema has every pattern rewritten,
-// wherever it sits, except inside data keywords.
-func TestECMADoc(t *testing.T) {
-	doc, err := parseJSON([]byte(`{
-	  "properties": {"enum": {"pattern": "\\s"}, "a": {"items": [{"pattern": "\\s"}]}},
-	  "patternProperties": {"^\\s": {"pattern": "\\s"}},
-	  "components": {"x": {"pattern": "\\s"}},
-	  "const": {"pattern": "\\s"},
-	  "enum": [{"pattern": "\\s"}]
-	}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := json.Marshal(ecmaDoc(doc))
-	sp := strings.ReplaceAll(strings.ReplaceAll(`"[`+ecmaSpace+`]"`, `\`, `\\`), "\t", `\t`)
-	want := `{"components":{"x":{"pattern":` + sp + `}},"const":{"pattern":"\\s"},"enum":[{"pattern":"\\s"}],` +
-		`"patternProperties":{"^` + sp[1:] + `:{"pattern":` + sp + `}},` +
-		`"properties":{"a":{"items":[{"pattern":` + sp + `}]},"enum":{"pattern":` + sp + `}}}`
-	if string(got) != want {
-		t.Errorf("ecmaDoc =\n%s\nwant\n%s", got, want)
 	}
 }

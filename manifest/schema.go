@@ -8,9 +8,14 @@ import (
 	"io/fs"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/datalfs/datalfs/manifest/internal/ecmaregex"
+	"github.com/datalfs/datalfs/manifest/internal/fastpath"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -31,7 +36,7 @@ type Schema struct {
 	Digest string
 
 	sch  *jsonschema.Schema
-	fast *fastSchema // nil when the fast path does not apply
+	fast *fastpath.Schema // nil when the fast path does not apply
 }
 
 // CompileSchema reads and compiles the JSON Schema at path, following `$ref`s
@@ -69,12 +74,12 @@ func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Sc
 			return nil, err
 		}
 		h.Write(data)
-		doc, err := parseJSON(data)
+		doc, err := jsonparse.Parse(data)
 		if err != nil {
 			line, col := 0, 0
-			var se *syntaxError
+			var se *jsonparse.SyntaxError
 			if errors.As(err, &se) {
-				line, col = lineCol(data, se.Offset)
+				line, col = jsonparse.LineCol(data, se.Offset)
 			}
 			return nil, fmt.Errorf("%s:%d:%d: malformed JSON: %v", name(filepath.FromSlash(pu.Path)), line, col, err)
 		}
@@ -89,7 +94,7 @@ func compileSchema(abs string, name func(abs string) string, read ReadFunc) (*Sc
 	}
 	s := &Schema{Path: path, Digest: hex.EncodeToString(h.Sum(nil)), sch: sch}
 	if rootDoc != nil {
-		s.fast = fastSchemaFor(rootDoc)
+		s.fast = fastpath.Compile(rootDoc)
 	}
 	return s, nil
 }
@@ -212,12 +217,12 @@ func alternatives(e *jsonschema.ValidationError) string {
 }
 
 func newProblem(e *jsonschema.ValidationError, line int, record any, suffix string) Problem {
-	ptr := pointerFor(e.InstanceLocation...)
+	ptr := jsonpointer.Format(e.InstanceLocation...)
 	p := Problem{Line: line, Pointer: ptr}
 	var value any
 	var found bool
 	if record != nil {
-		value, found = lookup(record, e.InstanceLocation)
+		value, found = jsonpointer.Lookup(record, e.InstanceLocation)
 	}
 	switch k := e.ErrorKind.(type) {
 	case *kind.Pattern:
@@ -243,10 +248,25 @@ func newProblem(e *jsonschema.ValidationError, line int, record any, suffix stri
 	return p
 }
 
-// fastSchemaFor compiles the fast path for a schema document exactly as
-// CompileSchema does, with patterns translated to ECMA-262's meaning as the
-// library gets them; tests build the fast path through it too, so that they
-// compare what users run.
-func fastSchemaFor(doc any) *fastSchema {
-	return newFastSchema(ecmaDoc(doc))
+// ErrUnsupportedRegexp is wrapped by the error for a pattern that uses an
+// ECMA-262 construct Go's regexp cannot run.
+var ErrUnsupportedRegexp = ecmaregex.ErrUnsupported
+
+// ecmaRegexp is a pattern compiled from its ECMA-262 source; it prints as
+// the source, so that messages quote the schema.
+type ecmaRegexp struct {
+	*regexp.Regexp
+	src string
+}
+
+// String returns the pattern as the schema wrote it.
+func (r ecmaRegexp) String() string { return r.src }
+
+// compileECMA compiles an ECMA-262 pattern for the schema library.
+func compileECMA(pat string) (jsonschema.Regexp, error) {
+	re, err := ecmaregex.Compile(pat)
+	if err != nil {
+		return nil, err
+	}
+	return ecmaRegexp{re, pat}, nil
 }

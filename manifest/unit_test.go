@@ -3,68 +3,14 @@ package manifest
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 	"github.com/google/go-cmp/cmp"
 )
-
-func TestParseJSONMatchesEncodingJSON(t *testing.T) {
-	inputs := []string{
-		`{}`, `[]`, `0`, `-0`, `1.5e10`, `-1E-2`, `"a\u00e9\ud83d\ude00\n"`, `"\ud800"`, `"\ud800\u0041"`,
-		`{"a": [1, {"b": null}], "c": true, "d": false, "a": 2}`, ` {"x" : "y"} `, `"é"`,
-		`{"a":1,}`, `[1,]`, `01`, `1.`, `.5`, `-`, `+1`, `1e`, `tru`, `nul`, `"abc`, `"\x"`, `"\u12"`,
-		"\"a\tb\"", `{"a" 1}`, `{1: 2}`, `[1 2]`, `{} {}`, ``, `   `, `"\/"`, `1e+5`, `[[[[]]]]`,
-	}
-	for _, in := range inputs {
-		got, gotErr := parseJSON([]byte(in))
-		var want any
-		d := json.NewDecoder(strings.NewReader(in))
-		d.UseNumber()
-		wantErr := d.Decode(&want)
-		if wantErr == nil {
-			if _, err := d.Token(); err != io.EOF {
-				wantErr = errTrailing
-			}
-		}
-		if (gotErr == nil) != (wantErr == nil) {
-			t.Errorf("parseJSON(%q) error = %v, encoding/json says %v", in, gotErr, wantErr)
-			continue
-		}
-		if gotErr == nil {
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("parseJSON(%q) (-want +got):\n%s", in, diff)
-			}
-		}
-	}
-}
-
-func TestParseJSONErrorPosition(t *testing.T) {
-	tests := []struct {
-		in        string
-		line, col int
-	}{
-		{`{"a": 1,}`, 1, 9},
-		{"{\n  \"a\": tru\n}", 2, 11},
-		{`{"é": x}`, 1, 7},
-		{"[1,\n2,\n", 3, 1},
-	}
-	for _, tt := range tests {
-		_, err := parseJSON([]byte(tt.in))
-		var se *syntaxError
-		if !errors.As(err, &se) {
-			t.Errorf("parseJSON(%q) = %v, want a syntax error", tt.in, err)
-			continue
-		}
-		line, col := lineCol([]byte(tt.in), se.Offset)
-		if line != tt.line || col != tt.col {
-			t.Errorf("parseJSON(%q) error at %d:%d (%v), want %d:%d", tt.in, line, col, err, tt.line, tt.col)
-		}
-	}
-}
 
 func TestCheckRef(t *testing.T) {
 	tests := []struct {
@@ -231,14 +177,10 @@ func TestSplitPointer(t *testing.T) {
 			t.Errorf("SplitPointer(%q) succeeded", bad)
 		}
 	}
-	if p := pointerFor("a/b", "c~d"); p != "/a~1b/c~0d" {
+	if p := jsonpointer.Format("a/b", "c~d"); p != "/a~1b/c~0d" {
 		t.Errorf("pointerFor = %q", p)
 	}
 }
-
-var errTrailing = errors.New("trailing data")
-
-func asSyntax(err error, se **syntaxError) bool { return errors.As(err, se) }
 
 func TestIDSet(t *testing.T) {
 	var s idSet
@@ -262,7 +204,7 @@ func TestIDSet(t *testing.T) {
 
 func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "tab\tnew\nline\x00\x1f", "é🙂", "\u2028"} {
-		got, err := parseJSON(appendJSONString(nil, s))
+		got, err := jsonparse.Parse(appendJSONString(nil, s))
 		if err != nil || got != s {
 			t.Errorf("appendJSONString(%q) decodes to %q, %v", s, got, err)
 		}

@@ -15,6 +15,10 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/datalfs/datalfs/manifest/internal/fastpath"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 )
 
 // DefaultMaxProblems is how many problems per file a report keeps by default.
@@ -180,11 +184,11 @@ func sniff(br *bufio.Reader, fallback Format) Format {
 		return FormatJSON
 	case '{':
 		first, rest, found := bytes.Cut(trimmed, []byte("\n"))
-		if _, err := parseJSON(first); err == nil && found && len(bytes.TrimSpace(rest)) > 0 {
+		if _, err := jsonparse.Parse(first); err == nil && found && len(bytes.TrimSpace(rest)) > 0 {
 			return FormatJSONL
 		}
 		if fallback == FormatAuto {
-			if _, err := parseJSON(first); err == nil {
+			if _, err := jsonparse.Parse(first); err == nil {
 				return FormatJSONL
 			}
 			return FormatJSON
@@ -201,7 +205,7 @@ func sniff(br *bufio.Reader, fallback Format) Format {
 // once built.
 type checker struct {
 	sch          *Schema
-	fast         *fastSchema
+	fast         *fastpath.Schema
 	header       []string    // CSV header
 	kinds        []fieldKind // CSV column typing
 	headerJSON   [][]byte    // each header name as a JSON string and a colon
@@ -290,15 +294,14 @@ func run(ctx context.Context, rr recordReader, c *checker, rep *Report, opt Opti
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var fv *fastValidator
+			var fw *fastWorker
 			if c.fast != nil {
-				fv = newFastValidator(c.fast)
-				fv.watch(c.topNames())
+				fw = &fastWorker{fc: c.fast.NewChecker(c.topNames())}
 			}
 			for b := range jobs {
 				res := batchResult{seq: b.seq, records: len(b.recs)}
 				for i := range b.recs {
-					if r, ok := c.check(&b.recs[i], fv); ok {
+					if r, ok := c.check(&b.recs[i], fw); ok {
 						res.recs = append(res.recs, r)
 					}
 				}
@@ -370,33 +373,40 @@ func (c *checker) collect(r *recResult, ids *idSet, rep *Report, opt Options) {
 	}
 }
 
+// fastWorker is one worker's fast-path checker, with the buffer in which it
+// writes a CSV row as JSON.
+type fastWorker struct {
+	fc  *fastpath.Checker
+	row []byte
+}
+
 // check parses and validates one record. It reports false when there is
-// nothing to pass on to the collector. fv, when not nil, is the worker's
-// fast-path validator.
-func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
+// nothing to pass on to the collector. fw, when not nil, is the worker's
+// fast path.
+func (c *checker) check(rec *rawRecord, fw *fastWorker) (recResult, bool) {
 	res := recResult{line: rec.line}
 	if rec.problem != nil {
 		res.problems = []Problem{*rec.problem}
 		return res, true
 	}
 	data := rec.data
-	if fv != nil && rec.fields != nil && c.rowFast {
+	if fw != nil && rec.fields != nil && c.rowFast {
 		// A CSV row takes the fast path as the JSON text of the very object
 		// the full path would build from it.
 		var ok bool
-		if fv.row, ok = c.rowJSON(fv.row[:0], rec.fields); ok {
-			data = fv.row
+		if fw.row, ok = c.rowJSON(fw.row[:0], rec.fields); ok {
+			data = fw.row
 		}
 	}
-	if fv != nil && data != nil && fv.valid(data) {
+	if fw != nil && data != nil && fw.fc.CertainlyValid(data) {
 		// Certainly valid: only the cross-record checks are left, on the
 		// few fields they name.
 		c.crossChecks(&res, func(toks []string) (any, bool) {
-			raw, ok := fv.certifiedLookup(data, toks)
+			raw, ok := fw.fc.CertifiedLookup(data, toks)
 			if !ok {
 				return nil, false
 			}
-			v, err := parseJSON(raw)
+			v, err := jsonparse.Parse(raw)
 			return v, err == nil
 		})
 		if len(res.problems) > 1 {
@@ -415,13 +425,13 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 		v = obj
 	} else {
 		var err error
-		v, err = parseJSON(rec.data)
+		v, err = jsonparse.Parse(rec.data)
 		if err != nil {
-			var se *syntaxError
+			var se *jsonparse.SyntaxError
 			msg := err.Error()
 			line, col := rec.line, rec.col
 			if errors.As(err, &se) {
-				l, cc := lineCol(rec.data, se.Offset)
+				l, cc := jsonparse.LineCol(rec.data, se.Offset)
 				if l == 1 {
 					col += cc - 1
 				} else {
@@ -434,7 +444,7 @@ func (c *checker) check(rec *rawRecord, fv *fastValidator) (recResult, bool) {
 		}
 	}
 	res.problems = c.sch.validate(rec.line, v)
-	c.crossChecks(&res, func(toks []string) (any, bool) { return lookup(v, toks) })
+	c.crossChecks(&res, func(toks []string) (any, bool) { return jsonpointer.Lookup(v, toks) })
 	if len(res.problems) > 1 {
 		res.problems = sortProblems(res.problems)
 	}

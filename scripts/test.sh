@@ -23,10 +23,10 @@ FUZZ_TARGETS=(
 	"./manifest:FuzzJSONL"
 	"./manifest:FuzzCSV"
 	"./manifest:FuzzJSONDoc"
-	"./manifest:FuzzParseJSON"
+	"./manifest/internal/jsonparse:FuzzParseJSON"
 	"./manifest:FuzzFastPath"
 	"./manifest:FuzzFastPathDifferential"
-	"./manifest:FuzzDFA"
+	"./manifest/internal/fastpath:FuzzDFA"
 	"./s3ref:FuzzParse"
 )
 FUZZ_TIME=${FUZZ_TIME:-8s}

@@ -1,41 +1,41 @@
-package manifest
+package fastpath
+
+import (
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+)
 
 // Reading the id and reference fields of a record the fast path certified,
 // without parsing the record: the value the library path would read, which
 // for a repeated name is its last occurrence.
 
-// watch makes valid note where the values of the top-level names lie.
-func (v *fastValidator) watch(names []string) {
-	v.want = names
-	v.at = make([]int, len(names))
+// Lookup finds the value at the pointer tokens in data, which must be valid
+// JSON (certified, or parsed), and returns its text. Where an object
+// repeats a name, the last occurrence counts, as in the parsed record the
+// library path reads.
+func (v *Checker) Lookup(data []byte, toks []string) ([]byte, bool) {
+	return v.lookupAt(data, 0, toks)
 }
 
-// rawLookup finds the value at the pointer tokens in data, which must be
-// valid JSON (the fast path has certified it, or it parsed), and returns its
-// text. Where an object repeats a name, the last occurrence counts, as in
-// the parsed record the library path reads.
-func (v *fastValidator) rawLookup(data []byte, toks []string) ([]byte, bool) {
-	return v.rawLookupAt(data, 0, toks)
-}
-
-// certifiedLookup is rawLookup for the record valid has just certified: it
-// starts from where valid saw the first name, when it watched for it.
-func (v *fastValidator) certifiedLookup(data []byte, toks []string) ([]byte, bool) {
+// CertifiedLookup is Lookup for the record CertainlyValid has just
+// certified: it starts from where CertainlyValid saw the first name, when
+// the checker watches it.
+func (v *Checker) CertifiedLookup(data []byte, toks []string) ([]byte, bool) {
 	if len(toks) > 0 && v.rootObject {
 		for i, w := range v.want {
 			if w == toks[0] {
 				if v.at[i] < 0 {
 					return nil, false
 				}
-				return v.rawLookupAt(data, v.at[i], toks[1:])
+				return v.lookupAt(data, v.at[i], toks[1:])
 			}
 		}
 	}
-	return v.rawLookup(data, toks)
+	return v.Lookup(data, toks)
 }
 
-// rawLookupAt is rawLookup for the value at offset start of data.
-func (v *fastValidator) rawLookupAt(data []byte, start int, toks []string) ([]byte, bool) {
+// lookupAt is Lookup for the value at offset start of data.
+func (v *Checker) lookupAt(data []byte, start int, toks []string) ([]byte, bool) {
 	v.data, v.pos = data, start
 	for _, tok := range toks {
 		v.space()
@@ -50,7 +50,7 @@ func (v *fastValidator) rawLookupAt(data []byte, start int, toks []string) ([]by
 			}
 			v.pos = at
 		case '[':
-			idx, ok := arrayIndex(tok)
+			idx, ok := jsonpointer.ArrayIndex(tok)
 			if !ok {
 				return nil, false
 			}
@@ -86,40 +86,25 @@ func (v *fastValidator) rawLookupAt(data []byte, start int, toks []string) ([]by
 
 // lastMember scans the object at pos (in valid JSON) to its end and returns
 // the offset of the value of its last member named name.
-func (v *fastValidator) lastMember(name string) (int, bool) {
+func (v *Checker) lastMember(name string) (int, bool) {
 	v.pos++ // {
 	at, found := 0, false
 	for {
 		v.space()
-		if v.pos >= len(v.data) || v.data[v.pos] != '"' {
+		key, ok := v.memberName()
+		if !ok {
 			return 0, false // '}' of an empty object, or malformed
 		}
-		key, ok := v.readString()
-		if !ok {
-			return 0, false
-		}
-		match := unsafeString(key) == name
-		v.space()
-		if v.pos >= len(v.data) || v.data[v.pos] != ':' {
-			return 0, false
-		}
-		v.pos++
-		v.space()
-		if match {
+		if unsafeString(key) == name {
 			at, found = v.pos, true
 		}
 		v.skipRaw()
-		v.space()
-		if v.pos >= len(v.data) {
+		var more bool
+		if v.pos, more, ok = jsonparse.Separator(v.data, v.pos, '}'); !ok {
 			return 0, false
 		}
-		switch v.data[v.pos] {
-		case ',':
-			v.pos++
-		case '}':
+		if !more {
 			return at, found
-		default:
-			return 0, false
 		}
 	}
 }
@@ -127,7 +112,7 @@ func (v *fastValidator) lastMember(name string) (int, bool) {
 // skipRaw moves past the value at pos in text known to be valid JSON,
 // without checking or decoding it. On malformed text it stops somewhere
 // within the text, never beyond.
-func (v *fastValidator) skipRaw() {
+func (v *Checker) skipRaw() {
 	d := v.data
 	depth := 0
 	for v.pos < len(d) {

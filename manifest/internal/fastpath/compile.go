@@ -1,4 +1,4 @@
-package manifest
+package fastpath
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -23,71 +24,72 @@ const (
 	tObject
 )
 
-// fastNode is one compiled subschema.
-type fastNode struct {
+// node is one compiled subschema.
+type node struct {
 	unsure bool  // a keyword the fast path does not implement: always "not sure"
 	never  bool  // the false schema
 	types  uint8 // allowed types; 0 means any
 
-	enum     []fastConst // the enum keyword's values
+	enum     []constant // the enum keyword's values
 	hasEnum  bool
-	konst    fastConst // the const keyword's value
+	konst    constant // the const keyword's value
 	hasConst bool
 
 	minLen, maxLen int                // -1: unset
-	pattern        int                // 1 + index in fastSchema.progs; 0: none
+	pattern        int                // 1 + index in Schema.progs; 0: none
 	format         *jsonschema.Schema // santhosh's own check, on the string only
 
-	min, max, exMin, exMax *fastBound
+	min, max, exMin, exMax *bound
 
-	props        map[string]*fastNode
+	props        map[string]*node
 	required     map[string]int // name -> bit
 	nRequired    int
-	patternProps []fastPattern
-	additional   *fastNode // nil: anything allowed
-	maxProps     int       // -1: unset
+	patternProps []patternProp
+	additional   *node // nil: anything allowed
+	maxProps     int   // -1: unset
 
-	items              *fastNode
+	items              *node
 	minItems, maxItems int // -1: unset
 
-	allOf []*fastNode
-	anyOf []*fastNode
+	allOf []*node
+	anyOf []*node
 }
 
-type fastPattern struct {
-	prog int // index in fastSchema.progs
-	node *fastNode
+type patternProp struct {
+	prog int // index in Schema.progs
+	node *node
 }
 
-// fastSchema is a compiled fast path: the root node and the patterns its
-// nodes use, which each worker matches with its own lazily built DFAs.
-type fastSchema struct {
-	root  *fastNode
+// Schema is a compiled fast path: the root node and the patterns its
+// nodes use, which each Checker matches with its own lazily built DFAs. It
+// is immutable and shared by all workers.
+type Schema struct {
+	root  *node
 	progs []*asciiProg
 }
 
-// fastConst is a scalar constant: its JSON type and, for strings, the
+// constant is a scalar constant: its JSON type and, for strings, the
 // decoded text, for numbers the literal text.
-type fastConst struct {
+type constant struct {
 	typ  uint8
 	text string
 	b    bool
 }
 
-// fastBound is a numeric bound as a float64 and, when it is an integer that
+// bound is a numeric bound as a float64 and, when it is an integer that
 // fits, as an int64 for exact comparison.
-type fastBound struct {
+type bound struct {
 	f     float64
 	i     int64
 	exact bool // i holds the exact value
 }
 
-// fastCompiler turns a schema document into fastNodes.
-type fastCompiler struct {
+// compiler turns a schema document into nodes.
+type compiler struct {
 	progs []*asciiProg
 	root  any
 	draft int
-	memo  map[string]*fastNode // by JSON pointer inside root
+	memo  map[string]*node // by JSON pointer inside root
 	fmts  map[string]*jsonschema.Schema
 }
 
@@ -101,9 +103,20 @@ var annotations = map[string]bool{
 	"$anchor": true, "$dynamicAnchor": true, "$recursiveAnchor": true,
 }
 
-// newFastSchema compiles the fast path for the schema document doc, or
-// returns nil when the document is outside what it handles.
-func newFastSchema(doc any) *fastSchema {
+// Compile compiles the fast path for a schema document as jsonparse.Parse
+// returns it, with its patterns in ECMA-262 syntax: they are translated as
+// the library's regexp engine translates them (ecmaregex), so both paths
+// run the same regular expressions. It returns nil when the document is
+// outside what the fast path handles. The product and the tests build the
+// fast path through this one function.
+func Compile(doc any) *Schema {
+	return compileDoc(ecmaDoc(doc))
+}
+
+// compileDoc compiles the fast path for a schema document whose patterns
+// are in Go syntax, or returns nil when the document is outside what it
+// handles.
+func compileDoc(doc any) *Schema {
 	obj, isObj := doc.(map[string]any)
 	draft := 2020
 	if isObj {
@@ -114,14 +127,14 @@ func newFastSchema(doc any) *fastSchema {
 			}
 		}
 	}
-	c := &fastCompiler{root: doc, draft: draft, memo: map[string]*fastNode{}, fmts: map[string]*jsonschema.Schema{}}
+	c := &compiler{root: doc, draft: draft, memo: map[string]*node{}, fmts: map[string]*jsonschema.Schema{}}
 	root := c.compile(doc, "", true)
-	return &fastSchema{root: root, progs: c.progs}
+	return &Schema{root: root, progs: c.progs}
 }
 
 // pattern compiles a pattern as santhosh-tekuri's validator does (Go's
 // regexp) and returns its index.
-func (c *fastCompiler) pattern(s string) (int, bool) {
+func (c *compiler) pattern(s string) (int, bool) {
 	re, err := regexp.Compile(s)
 	if err != nil {
 		return 0, false
@@ -148,22 +161,22 @@ func draftVersion(uri string) int {
 	return 0
 }
 
-var unsureNode = &fastNode{unsure: true}
+var unsureNode = &node{unsure: true}
 
 // compile compiles the subschema v found at ptr (memoised, so recursive
 // schemas work).
-func (c *fastCompiler) compile(v any, ptr string, isRoot bool) *fastNode {
+func (c *compiler) compile(v any, ptr string, isRoot bool) *node {
 	if n, ok := c.memo[ptr]; ok {
 		return n
 	}
 	switch v := v.(type) {
 	case bool:
 		if v {
-			return &fastNode{minLen: -1, maxLen: -1, maxProps: -1, minItems: -1, maxItems: -1}
+			return &node{minLen: -1, maxLen: -1, maxProps: -1, minItems: -1, maxItems: -1}
 		}
-		return &fastNode{never: true}
+		return &node{never: true}
 	case map[string]any:
-		n := &fastNode{minLen: -1, maxLen: -1, maxProps: -1, minItems: -1, maxItems: -1}
+		n := &node{minLen: -1, maxLen: -1, maxProps: -1, minItems: -1, maxItems: -1}
 		c.memo[ptr] = n
 		c.fill(n, v, ptr, isRoot)
 		return n
@@ -172,8 +185,8 @@ func (c *fastCompiler) compile(v any, ptr string, isRoot bool) *fastNode {
 	}
 }
 
-func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot bool) {
-	fail := func() { *n = fastNode{unsure: true} }
+func (c *compiler) fill(n *node, obj map[string]any, ptr string, isRoot bool) {
+	fail := func() { *n = node{unsure: true} }
 	// Up to draft 7, $ref makes every sibling keyword ignored, says the
 	// specification. santhosh-tekuri/jsonschema v6 ignores only the draft-4
 	// ones: it still applies the keywords drafts 6 and 7 added. Those are not
@@ -186,7 +199,7 @@ func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot 
 			}
 		}
 		if t := c.ref(ref); t != nil {
-			n.allOf = []*fastNode{t}
+			n.allOf = []*node{t}
 			return
 		}
 		fail()
@@ -275,9 +288,9 @@ func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot 
 		case "properties":
 			m, isObj := kv.(map[string]any)
 			ok = isObj
-			n.props = make(map[string]*fastNode, len(m))
+			n.props = make(map[string]*node, len(m))
 			for name, sub := range m {
-				n.props[name] = c.compile(sub, ptr+"/properties/"+escapeToken(name), false)
+				n.props[name] = c.compile(sub, ptr+"/properties/"+jsonpointer.Escape(name), false)
 			}
 		case "required":
 			arr, isArr := kv.([]any)
@@ -303,7 +316,7 @@ func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot 
 					ok = false
 					break
 				}
-				n.patternProps = append(n.patternProps, fastPattern{i, c.compile(sub, ptr+"/patternProperties/"+escapeToken(p), false)})
+				n.patternProps = append(n.patternProps, patternProp{i, c.compile(sub, ptr+"/patternProperties/"+jsonpointer.Escape(p), false)})
 			}
 		case "additionalProperties":
 			n.additional = c.compile(kv, ptr+"/additionalProperties", false)
@@ -341,7 +354,7 @@ func (c *fastCompiler) fill(n *fastNode, obj map[string]any, ptr string, isRoot 
 }
 
 // ref resolves a same-document reference ("#" or "#/json/pointer").
-func (c *fastCompiler) ref(v any) *fastNode {
+func (c *compiler) ref(v any) *node {
 	s, ok := v.(string)
 	if !ok || !strings.HasPrefix(s, "#") {
 		return nil
@@ -350,7 +363,7 @@ func (c *fastCompiler) ref(v any) *fastNode {
 	if err != nil || (frag != "" && frag[0] != '/') {
 		return nil // an anchor, or malformed
 	}
-	toks, err := SplitPointer(frag)
+	toks, err := jsonpointer.Split(frag)
 	if err != nil {
 		return nil
 	}
@@ -358,7 +371,7 @@ func (c *fastCompiler) ref(v any) *fastNode {
 	// resolves its own references against that resource: not handled.
 	cur := c.root
 	for _, t := range toks {
-		next, found := lookup(cur, []string{t})
+		next, found := jsonpointer.Lookup(cur, []string{t})
 		if !found {
 			return nil
 		}
@@ -375,13 +388,9 @@ func (c *fastCompiler) ref(v any) *fastNode {
 	return c.compile(cur, frag, frag == "")
 }
 
-func escapeToken(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
-
 // setFormat delegates a format check to santhosh-tekuri's own validator, by
 // compiling a one-keyword schema of the same draft: exactly its semantics.
-func (c *fastCompiler) setFormat(n *fastNode, name string) bool {
+func (c *compiler) setFormat(n *node, name string) bool {
 	sch, ok := c.fmts[name]
 	if !ok {
 		comp := jsonschema.NewCompiler()
@@ -414,7 +423,7 @@ func draftURI(d int) string {
 	return "https://json-schema.org/draft/2020-12/schema"
 }
 
-func (n *fastNode) setTypes(v any) bool {
+func (n *node) setTypes(v any) bool {
 	add := func(s any) bool {
 		switch s {
 		case "null":
@@ -453,18 +462,18 @@ func (n *fastNode) setTypes(v any) bool {
 	return false
 }
 
-func toConst(v any) (fastConst, bool) {
+func toConst(v any) (constant, bool) {
 	switch v := v.(type) {
 	case nil:
-		return fastConst{typ: tNull}, true
+		return constant{typ: tNull}, true
 	case bool:
-		return fastConst{typ: tBool, b: v}, true
+		return constant{typ: tBool, b: v}, true
 	case string:
-		return fastConst{typ: tString, text: v}, true
+		return constant{typ: tString, text: v}, true
 	case json.Number:
-		return fastConst{typ: tNumber, text: string(v)}, true
+		return constant{typ: tNumber, text: string(v)}, true
 	}
-	return fastConst{}, false
+	return constant{}, false
 }
 
 func toInt(v any) (int, bool) {
@@ -479,7 +488,7 @@ func toInt(v any) (int, bool) {
 	return int(i), true
 }
 
-func toBound(v any) (*fastBound, bool) {
+func toBound(v any) (*bound, bool) {
 	n, ok := v.(json.Number)
 	if !ok {
 		return nil, false
@@ -488,7 +497,7 @@ func toBound(v any) (*fastBound, bool) {
 	if err != nil || math.IsInf(f, 0) {
 		return nil, false
 	}
-	b := &fastBound{f: f}
+	b := &bound{f: f}
 	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
 		b.i, b.exact = i, true
 	}

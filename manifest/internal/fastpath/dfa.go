@@ -1,4 +1,4 @@
-package manifest
+package fastpath
 
 import (
 	"math/bits"

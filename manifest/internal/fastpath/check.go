@@ -1,62 +1,42 @@
-package manifest
+package fastpath
 
 import (
 	"math"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 )
 
-// The fast path.
-//
-// Most records of a manifest are valid, and proving that is all the work
-// there is for them. fastSchema (compiled in fastcompile.go) is a second,
-// much cheaper validator for the common part of JSON Schema that checks a
-// record straight from its bytes, without building a map[string]any. It only
-// ever answers "certainly valid" or "not sure": a record it is not sure
-// about (because it is invalid, or uses a keyword the fast path does not
-// implement, or a number sits exactly on a bound) goes through the library
-// path (parseJSON + santhosh-tekuri's validator), which alone produces
-// problems. So the fast path can make validation faster but never change a
-// verdict, provided it never calls an invalid record valid, and the id and
-// reference checks of a certified record read, with rawLookup, the value the
-// library path would read (the last of repeated names).
-//
-// It is kept to that by construction: every keyword it does not implement
-// makes its subschema "not sure", anything it cannot decide exactly is "not
-// sure", each keyword of a subschema is compiled on its own in sorted order,
-// and every check it makes is a conjunct the library also requires. And it
-// is checked by machine: fastgen_test.go generates schemas from the whole
-// grammar the fast path compiles and records on both sides of each of their
-// constraints, and compares verdicts and id/reference values with the
-// library path (TestFastPathGenerated, FuzzFastPathDifferential); see
-// docs/validation-guarantees.md.
-
-// fastValidator checks one record; it is not safe for concurrent use (each
-// worker has its own).
-type fastValidator struct {
-	root   *fastNode
-	schema *fastSchema
+// Checker checks records against one Schema. It is not safe for
+// concurrent use: each worker has its own.
+type Checker struct {
+	root   *node
+	schema *Schema
 	dfas   []*dfa // by pattern index, built on first use
-	row    []byte // a CSV row as JSON text
 	data   []byte
 	pos    int
 	budget int // value calls left for this record
 
 	// The top-level names the id and reference checks read, and where
-	// valid last saw the value of each (-1: absent), so that they need not
-	// scan the record again.
+	// CertainlyValid last saw the value of each (-1: absent), so that they
+	// need not scan the record again.
 	want       []string
 	at         []int
 	rootObject bool
 }
 
-func newFastValidator(s *fastSchema) *fastValidator {
-	return &fastValidator{root: s.root, schema: s, dfas: make([]*dfa, len(s.progs))}
+// NewChecker returns a checker for s. watch names the top-level members
+// whose values CertifiedLookup will be asked for: CertainlyValid notes
+// where they lie as it passes them.
+func (s *Schema) NewChecker(watch []string) *Checker {
+	return &Checker{root: s.root, schema: s, dfas: make([]*dfa, len(s.progs)),
+		want: watch, at: make([]int, len(watch))}
 }
 
 // match reports whether pattern i matches s, as regexp.Match would.
-func (v *fastValidator) match(i int, s []byte) bool {
+func (v *Checker) match(i int, s []byte) bool {
 	d := v.dfas[i]
 	if d == nil {
 		d = newDFA(v.schema.progs[i])
@@ -65,11 +45,13 @@ func (v *fastValidator) match(i int, s []byte) bool {
 	return d.matchBytes(s)
 }
 
-// valid reports whether data is certainly one valid JSON value that
-// satisfies the schema. false means "not sure".
-func (v *fastValidator) valid(data []byte) bool {
+// CertainlyValid reports whether data is certainly one JSON value that the
+// schema accepts: the library path would find no problem in it. false means
+// "not sure" (invalid, or beyond what the fast path decides), never
+// "invalid".
+func (v *Checker) CertainlyValid(data []byte) bool {
 	v.data, v.pos = data, 0
-	v.budget = fastBudget + 8*len(data)
+	v.budget = baseBudget + 8*len(data)
 	for i := range v.at {
 		v.at[i] = -1
 	}
@@ -82,33 +64,24 @@ func (v *fastValidator) valid(data []byte) bool {
 	return v.pos == len(v.data)
 }
 
-func (v *fastValidator) space() {
-	for v.pos < len(v.data) {
-		switch v.data[v.pos] {
-		case ' ', '\t', '\n', '\r':
-			v.pos++
-		default:
-			return
-		}
-	}
-}
+func (v *Checker) space() { v.pos = jsonparse.SkipSpace(v.data, v.pos) }
 
-// fastBudget and 8 per byte of a record bound the subschema checks the
+// baseBudget and 8 per byte of a record bound the subschema checks the
 // fast path makes for it: references that fan out through anyOf without
 // consuming input would otherwise take exponential time. A record that
 // needs more is "not sure".
-const fastBudget = 4096
+const baseBudget = 4096
 
 // maxHops bounds how often one value is re-checked through $ref/allOf/anyOf,
 // so a reference cycle cannot loop.
 const maxHops = 32
 
 // value checks the value at pos against n and leaves pos after it.
-func (v *fastValidator) value(n *fastNode, depth, hops int) bool {
+func (v *Checker) value(n *node, depth, hops int) bool {
 	if v.budget--; v.budget < 0 {
 		return false
 	}
-	if n.unsure || n.never || depth > maxDepth || hops > maxHops || v.pos >= len(v.data) {
+	if n.unsure || n.never || depth > jsonparse.MaxDepth || hops > maxHops || v.pos >= len(v.data) {
 		return false
 	}
 	start := v.pos
@@ -153,14 +126,14 @@ func (v *fastValidator) value(n *fastNode, depth, hops int) bool {
 		if !v.literal(word) {
 			return false
 		}
-		return n.scalarOK(fastConst{typ: tBool, b: b})
+		return n.scalarOK(constant{typ: tBool, b: b})
 	case c == 'n':
-		return v.allows(n, tNull) && v.literal("null") && n.scalarOK(fastConst{typ: tNull})
+		return v.allows(n, tNull) && v.literal("null") && n.scalarOK(constant{typ: tNull})
 	}
 	return false
 }
 
-func (v *fastValidator) allows(n *fastNode, t uint8) bool {
+func (v *Checker) allows(n *node, t uint8) bool {
 	if n.types != 0 && n.types&t == 0 {
 		return false
 	}
@@ -170,7 +143,7 @@ func (v *fastValidator) allows(n *fastNode, t uint8) bool {
 	return true
 }
 
-func (v *fastValidator) literal(word string) bool {
+func (v *Checker) literal(word string) bool {
 	if len(v.data)-v.pos < len(word) || string(v.data[v.pos:v.pos+len(word)]) != word {
 		return false
 	}
@@ -181,7 +154,7 @@ func (v *fastValidator) literal(word string) bool {
 // scalarOK reports whether the scalar got certainly satisfies both n's enum
 // and its const (each when present). Numbers are compared by their text, so
 // another spelling of an equal number is "not sure".
-func (n *fastNode) scalarOK(got fastConst) bool {
+func (n *node) scalarOK(got constant) bool {
 	if n.hasConst && n.konst != got {
 		return false
 	}
@@ -196,7 +169,7 @@ func (n *fastNode) scalarOK(got fastConst) bool {
 	return false
 }
 
-func (v *fastValidator) object(n *fastNode, depth int) bool {
+func (v *Checker) object(n *node, depth int) bool {
 	v.pos++ // {
 	var seen uint64
 	count := 0
@@ -206,19 +179,10 @@ func (v *fastValidator) object(n *fastNode, depth int) bool {
 		return n.nRequired == 0
 	}
 	for {
-		if v.pos >= len(v.data) || v.data[v.pos] != '"' {
-			return false
-		}
-		key, ok := v.readString()
+		key, ok := v.memberName()
 		if !ok {
 			return false
 		}
-		v.space()
-		if v.pos >= len(v.data) || v.data[v.pos] != ':' {
-			return false
-		}
-		v.pos++
-		v.space()
 		count++
 		if bit, ok := n.required[unsafeString(key)]; ok {
 			seen |= 1 << bit
@@ -261,27 +225,20 @@ func (v *fastValidator) object(n *fastNode, depth int) bool {
 				return false
 			}
 		}
-		v.space()
-		if v.pos >= len(v.data) {
+		var more bool
+		if v.pos, more, ok = jsonparse.Separator(v.data, v.pos, '}'); !ok {
 			return false
 		}
-		switch v.data[v.pos] {
-		case ',':
-			v.pos++
-			v.space()
-		case '}':
-			v.pos++
+		if !more {
 			if n.maxProps >= 0 && count > n.maxProps {
 				return false // duplicate keys may make this too strict: fine
 			}
 			return seen == (uint64(1)<<n.nRequired)-1 // 1<<64 is 0 in Go, so 64 works too
-		default:
-			return false
 		}
 	}
 }
 
-func (v *fastValidator) array(n *fastNode, depth int) bool {
+func (v *Checker) array(n *node, depth int) bool {
 	v.pos++ // [
 	count := 0
 	v.space()
@@ -298,25 +255,18 @@ func (v *fastValidator) array(n *fastNode, depth int) bool {
 			return false
 		}
 		count++
-		v.space()
-		if v.pos >= len(v.data) {
+		var more, ok bool
+		if v.pos, more, ok = jsonparse.Separator(v.data, v.pos, ']'); !ok {
 			return false
 		}
-		switch v.data[v.pos] {
-		case ',':
-			v.pos++
-			v.space()
-		case ']':
-			v.pos++
+		if !more {
 			return (n.minItems < 0 || count >= n.minItems) && (n.maxItems < 0 || count <= n.maxItems)
-		default:
-			return false
 		}
 	}
 }
 
 // str checks a string value against n.
-func (v *fastValidator) str(n *fastNode) bool {
+func (v *Checker) str(n *node) bool {
 	s, ok := v.readString()
 	if !ok {
 		return false
@@ -330,7 +280,7 @@ func (v *fastValidator) str(n *fastNode) bool {
 	if n.pattern != 0 && !v.match(n.pattern-1, s) {
 		return false
 	}
-	if (n.hasEnum || n.hasConst) && !n.scalarOK(fastConst{typ: tString, text: unsafeString(s)}) {
+	if (n.hasEnum || n.hasConst) && !n.scalarOK(constant{typ: tString, text: unsafeString(s)}) {
 		return false
 	}
 	if n.format != nil && n.format.Validate(string(s)) != nil {
@@ -339,12 +289,31 @@ func (v *fastValidator) str(n *fastNode) bool {
 	return true
 }
 
+// memberName reads the name of an object member at pos, and the ':' after
+// it, and leaves pos at the value. The name is as readString returns it.
+func (v *Checker) memberName() ([]byte, bool) {
+	if v.pos >= len(v.data) || v.data[v.pos] != '"' {
+		return nil, false
+	}
+	key, ok := v.readString()
+	if !ok {
+		return nil, false
+	}
+	v.space()
+	if v.pos >= len(v.data) || v.data[v.pos] != ':' {
+		return nil, false
+	}
+	v.pos++
+	v.space()
+	return key, true
+}
+
 // readString reads a quoted string at pos and returns its decoded bytes,
 // which the caller must not modify. They point into data, or, when the
 // string needed decoding, into a string of their own: never into a buffer
 // that a later call reuses, so a property name stays intact while its value
 // is checked.
-func (v *fastValidator) readString() ([]byte, bool) {
+func (v *Checker) readString() ([]byte, bool) {
 	start := v.pos + 1
 	for i := start; i < len(v.data); i++ {
 		c := v.data[i]
@@ -357,22 +326,21 @@ func (v *fastValidator) readString() ([]byte, bool) {
 		}
 	}
 	// Escapes or non-ASCII: let the full parser's string decoder do it.
-	p := parser{data: v.data, pos: v.pos}
-	str, err := p.string()
+	str, end, err := jsonparse.ReadString(v.data, v.pos)
 	if err != nil {
 		return nil, false
 	}
-	v.pos = p.pos
+	v.pos = end
 	return unsafe.Slice(unsafe.StringData(str), len(str)), true
 }
 
-func (v *fastValidator) number(n *fastNode) bool {
+func (v *Checker) number(n *node) bool {
 	start := v.pos
-	p := parser{data: v.data, pos: v.pos}
-	if !p.scanNumber() {
+	end, ok := jsonparse.ScanNumber(v.data, v.pos)
+	if !ok {
 		return false
 	}
-	v.pos = p.pos
+	v.pos = end
 	text := v.data[start:v.pos]
 	integral := true
 	for _, c := range text {
@@ -381,7 +349,7 @@ func (v *fastValidator) number(n *fastNode) bool {
 			break
 		}
 	}
-	if !integral && !exponentInRange(text) {
+	if !integral && !jsonparse.ExponentInRange(text) {
 		return false // the full parser refuses it
 	}
 	switch {
@@ -391,7 +359,7 @@ func (v *fastValidator) number(n *fastNode) bool {
 	default:
 		return false // includes 1.0 for "integer": not sure
 	}
-	if (n.hasEnum || n.hasConst) && !n.scalarOK(fastConst{typ: tNumber, text: unsafeString(text)}) {
+	if (n.hasEnum || n.hasConst) && !n.scalarOK(constant{typ: tNumber, text: unsafeString(text)}) {
 		return false // a different spelling of an equal number is possible: not sure
 	}
 	if n.min == nil && n.max == nil && n.exMin == nil && n.exMax == nil {
@@ -409,7 +377,7 @@ func (v *fastValidator) number(n *fastNode) bool {
 		return false
 	}
 	// cmp returns -1, 0, 1 comparing the value with b, or 2 if not sure.
-	cmp := func(b *fastBound) int {
+	cmp := func(b *bound) int {
 		if exact && b.exact {
 			switch {
 			case iv < b.i:
@@ -449,12 +417,12 @@ func (v *fastValidator) number(n *fastNode) bool {
 }
 
 // skip checks and passes over any JSON value.
-func (v *fastValidator) skip(depth int) bool {
+func (v *Checker) skip(depth int) bool {
 	return v.value(anyNode, depth, 0)
 }
 
 // anyNode is the empty schema.
-var anyNode = &fastNode{minLen: -1, maxLen: -1, maxProps: -1, minItems: -1, maxItems: -1}
+var anyNode = &node{minLen: -1, maxLen: -1, maxProps: -1, minItems: -1, maxItems: -1}
 
 func unsafeString(b []byte) string {
 	if len(b) == 0 {
