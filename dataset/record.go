@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/datalfs/datalfs/manifest"
 	"github.com/datalfs/datalfs/s3ref"
 )
@@ -120,28 +121,11 @@ func decodeObject(data []byte) (map[string]any, error) {
 
 // lookup resolves a JSON pointer in a decoded record.
 func lookup(v any, p string) (any, bool) {
-	segs, err := manifest.SplitPointer(p)
+	toks, err := jsonpointer.Split(p)
 	if err != nil {
 		return nil, false
 	}
-	for _, s := range segs {
-		switch t := v.(type) {
-		case map[string]any:
-			var ok bool
-			if v, ok = t[s]; !ok {
-				return nil, false
-			}
-		case []any:
-			i, err := strconv.Atoi(s)
-			if err != nil || i < 0 || i >= len(t) {
-				return nil, false
-			}
-			v = t[i]
-		default:
-			return nil, false
-		}
-	}
-	return v, true
+	return jsonpointer.Lookup(v, toks)
 }
 
 func scalar(v any) (string, bool) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 )
 
 // docReader streams the elements of one array inside a JSON document without

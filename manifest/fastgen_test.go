@@ -18,7 +18,7 @@ import (
 
 	"github.com/datalfs/datalfs/manifest/internal/fastpath"
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 )
 
 // Problem is one thing wrong with a manifest, located by line and JSON pointer.

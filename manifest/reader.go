@@ -9,7 +9,7 @@ import (
 	"io"
 	"unicode/utf8"
 
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 )
 
 // Batch sizes: a batch is handed to one worker; it holds at most

@@ -15,7 +15,7 @@ import (
 	"github.com/datalfs/datalfs/manifest/internal/ecmaregex"
 	"github.com/datalfs/datalfs/manifest/internal/fastpath"
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/google/go-cmp/cmp"
 )
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/datalfs/datalfs/manifest/internal/fastpath"
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 )
 
 // DefaultMaxProblems is how many problems per file a report keeps by default.

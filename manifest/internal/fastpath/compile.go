@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 

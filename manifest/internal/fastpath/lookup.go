@@ -2,7 +2,7 @@ package fastpath
 
 import (
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/manifest/internal/jsonpointer"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 )
 
 // Reading the id and reference fields of a record the fast path certified,
