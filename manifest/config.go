@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/s3ref"
 )
 
@@ -117,33 +118,24 @@ type Config struct {
 	MaxBad Allowance
 }
 
-// Attribute names read with git check-attr.
+// The attributes validation reads (gitrepo has them all).
 const (
-	AttrSchema  = "manifest-schema"
-	AttrFormat  = "manifest-format"
-	AttrRecords = "manifest-records"
-	AttrID      = "manifest-id"
-	AttrRef     = "manifest-ref"
-	AttrMaxBad  = "manifest-max-bad"
+	AttrSchema  = gitrepo.AttrSchema
+	AttrFormat  = gitrepo.AttrFormat
+	AttrRecords = gitrepo.AttrRecords
+	AttrID      = gitrepo.AttrID
+	AttrRef     = gitrepo.AttrRef
+	AttrMaxBad  = gitrepo.AttrMaxBad
 )
 
-// attrNames lists the attributes in the order they are asked for.
+// attrNames lists the attributes validation reads; a change to another
+// one (manifest-label) does not make a manifest worth checking again.
 var attrNames = []string{AttrSchema, AttrFormat, AttrRecords, AttrID, AttrRef, AttrMaxBad}
 
-// configFromAttrs builds a Config from check-attr values ("unspecified",
-// "unset" and "set" are git's words for no value).
-func configFromAttrs(attrs map[string]string) (Config, error) {
+// configFromAttrs builds a Config from a file's attributes.
+func configFromAttrs(attrs gitrepo.Attrs) (Config, error) {
 	var c Config
-	val := func(name string) (string, error) {
-		v, ok := attrs[name]
-		switch {
-		case !ok || v == "unspecified" || v == "unset":
-			return "", nil
-		case v == "set":
-			return "", fmt.Errorf("attribute %s needs a value, as in %s=VALUE", name, name)
-		}
-		return v, nil
-	}
+	val := attrs.Value
 	var err error
 	if c.Schema, err = val(AttrSchema); err != nil {
 		return c, err

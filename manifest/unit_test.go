@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 func TestParseJSONMatchesEncodingJSON(t *testing.T) {
@@ -132,7 +134,7 @@ func TestParseAllowance(t *testing.T) {
 }
 
 func TestConfigFromAttrs(t *testing.T) {
-	got, err := configFromAttrs(map[string]string{
+	got, err := configFromAttrs(gitrepo.Attrs{
 		AttrSchema: "schemas/a.json", AttrFormat: "ndjson", AttrRecords: "unspecified",
 		AttrID: "/id", AttrRef: "/source-ref,/mask-ref", AttrMaxBad: "2%",
 	})
@@ -141,7 +143,7 @@ func TestConfigFromAttrs(t *testing.T) {
 	if err != nil || !cmp.Equal(want, got) {
 		t.Errorf("configFromAttrs = %+v, %v; want %+v", got, err, want)
 	}
-	for _, bad := range []map[string]string{
+	for _, bad := range []gitrepo.Attrs{
 		{AttrSchema: "set"}, {AttrFormat: "xml"}, {AttrMaxBad: "lots"}, {AttrID: "id"}, {AttrRef: "/a,"},
 	} {
 		if _, err := configFromAttrs(bad); err == nil {
