@@ -167,3 +167,24 @@ func (r *Repo) ConfigValue(ctx context.Context, key string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// Git runs a git command at r's top (in its git dir when bare) and returns
+// its standard output, for the few questions the methods above do not
+// answer (a status, a diff between commits, a temporary worktree).
+func (r *Repo) Git(ctx context.Context, args ...string) ([]byte, error) {
+	return r.git(ctx, args...)
+}
+
+// ErrNoWorktree means the repository has no working tree (it is bare, or
+// was opened from inside its git dir).
+var ErrNoWorktree = errors.New("not inside a Git working tree")
+
+// OpenWorktree is Open for callers that need a working tree: a bare
+// repository gives an error wrapping ErrNoWorktree.
+func OpenWorktree(ctx context.Context, dir string) (*Repo, error) {
+	r, err := Open(ctx, dir)
+	if err == nil && r.Top == "" {
+		return nil, fmt.Errorf("%w: %s is a bare repository or a git dir", ErrNoWorktree, r.GitDir)
+	}
+	return r, err
+}

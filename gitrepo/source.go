@@ -150,3 +150,9 @@ func (r *Repo) ReadFile(ctx context.Context, s Source, path string) ([]byte, err
 	}
 	return out, nil
 }
+
+// Stage adds paths (slash paths relative to Top) to the index, as git add.
+func (r *Repo) Stage(ctx context.Context, paths ...string) error {
+	_, err := r.git(ctx, append([]string{"add", "--"}, paths...)...)
+	return err
+}

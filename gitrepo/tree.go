@@ -135,17 +135,17 @@ func (b *BlobReader) Close() error {
 // git-lfs picks it but reading .lfsconfig from that commit rather than from
 // a working tree (there may be none): lfs.url from git config, then from the
 // commit's .lfsconfig, then remote.origin.lfsurl from each. A URL derived
-// from the git remote (a forge's LFS server) is never used: "" means none.
-func (r *Repo) CommitLFSURL(ctx context.Context, commit string) string {
+// from the git remote (a forge's LFS server) is never used.
+func (r *Repo) CommitLFSURL(ctx context.Context, commit string) (string, error) {
 	for _, key := range []string{"lfs.url", "remote.origin.lfsurl"} {
 		if v := r.ConfigValue(ctx, key); v != "" {
-			return v
+			return v, nil
 		}
 		if out, err := r.git(ctx, "config", "--blob", commit+":.lfsconfig", "--get", key); err == nil {
 			if v := strings.TrimSpace(string(out)); v != "" {
-				return v
+				return v, nil
 			}
 		}
 	}
-	return ""
+	return "", fmt.Errorf("no LFS URL for commit %.12s: its .lfsconfig sets no lfs.url; set one with `git config lfs.url https://BUCKET.s3.REGION.amazonaws.com/PREFIX`", commit)
 }
