@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/datalfs/datalfs/internal/gitcmd"
 	"github.com/datalfs/datalfs/gitrepo"
+	"github.com/datalfs/datalfs/internal/gitcmd"
 	"github.com/datalfs/datalfs/s3store"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/datalfs/datalfs/internal/mems3"
 	"github.com/datalfs/datalfs/gitrepo"
+	"github.com/datalfs/datalfs/internal/mems3"
 )
 
 func constant(r Result) func(context.Context) Result {

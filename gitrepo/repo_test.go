@@ -97,7 +97,7 @@ func TestOpenLayouts(t *testing.T) {
 
 	clone := filepath.Join(base, "clone")
 	tests := []struct {
-		name, dir                string
+		name, dir              string
 		top, gitDir, commonDir string
 	}{
 		{"clone", filepath.Join(clone, "data"), clone, filepath.Join(clone, ".git"), filepath.Join(clone, ".git")},
