@@ -188,3 +188,13 @@ func OpenWorktree(ctx context.Context, dir string) (*Repo, error) {
 	}
 	return r, err
 }
+
+// OriginURL returns remote.origin.url when it is safe to record (it holds
+// no "@", so no user name or credentials), else "".
+func (r *Repo) OriginURL(ctx context.Context) string {
+	u := r.ConfigValue(ctx, "remote.origin.url")
+	if strings.Contains(u, "@") {
+		return ""
+	}
+	return u
+}

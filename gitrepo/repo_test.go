@@ -264,3 +264,22 @@ func TestRel(t *testing.T) {
 		t.Errorf("Rel(outside) = %q, %v", got, err)
 	}
 }
+
+// TestOriginURL: remote.origin.url is given only when it holds no user
+// name or credentials.
+func TestOriginURL(t *testing.T) {
+	dir, _ := origin(t)
+	r := open(t, dir)
+	ctx := context.Background()
+	if got := r.OriginURL(ctx); got != "" {
+		t.Errorf("OriginURL without a remote = %q", got)
+	}
+	git(t, dir, "remote", "add", "origin", "https://example.com/o/r.git")
+	if got := r.OriginURL(ctx); got != "https://example.com/o/r.git" {
+		t.Errorf("OriginURL = %q", got)
+	}
+	git(t, dir, "remote", "set-url", "origin", "https://user:secret@example.com/o/r.git")
+	if got := r.OriginURL(ctx); got != "" {
+		t.Errorf("OriginURL with credentials = %q, want none", got)
+	}
+}

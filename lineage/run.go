@@ -118,7 +118,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if len(dirty) > 0 {
 		src.Annotations = &Annotations{Dirty: true}
 	}
-	if url, err := gitcmd.Run(ctx, r.Top, "config", "--get", "remote.origin.url"); err == nil && url != "" && !strings.Contains(url, "@") {
+	if url := r.OriginURL(ctx); url != "" {
 		src.URI = "git+" + url // never a URL with credentials in it
 	}
 	deps = append([]ResourceDescriptor{src}, deps...)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/datalfs/datalfs/dataset"
 	"github.com/datalfs/datalfs/gitrepo"
-	"github.com/datalfs/datalfs/internal/gitcmd"
 	"github.com/datalfs/datalfs/lineage"
 	"github.com/datalfs/datalfs/manifest"
 )
@@ -376,7 +375,7 @@ func runLineageExport(c *cli.Context) error {
 	ns := c.String("namespace")
 	if ns == "" {
 		ns = "file://" + r.Top
-		if u, err := gitcmd.Run(c.Context, r.Top, "config", "--get", "remote.origin.url"); err == nil && u != "" && !strings.Contains(u, "@") {
+		if u := r.OriginURL(c.Context); u != "" {
 			ns = u
 		}
 	}
