@@ -118,54 +118,44 @@ type Config struct {
 	MaxBad Allowance
 }
 
-// The attributes validation reads (gitrepo has them all).
-const (
-	AttrSchema  = gitrepo.AttrSchema
-	AttrFormat  = gitrepo.AttrFormat
-	AttrRecords = gitrepo.AttrRecords
-	AttrID      = gitrepo.AttrID
-	AttrRef     = gitrepo.AttrRef
-	AttrMaxBad  = gitrepo.AttrMaxBad
-)
-
 // attrNames lists the attributes validation reads; a change to another
 // one (manifest-label) does not make a manifest worth checking again.
-var attrNames = []string{AttrSchema, AttrFormat, AttrRecords, AttrID, AttrRef, AttrMaxBad}
+var attrNames = []string{gitrepo.AttrSchema, gitrepo.AttrFormat, gitrepo.AttrRecords, gitrepo.AttrID, gitrepo.AttrRef, gitrepo.AttrMaxBad}
 
 // configFromAttrs builds a Config from a file's attributes.
 func configFromAttrs(attrs gitrepo.Attrs) (Config, error) {
 	var c Config
 	val := attrs.Value
 	var err error
-	if c.Schema, err = val(AttrSchema); err != nil {
+	if c.Schema, err = val(gitrepo.AttrSchema); err != nil {
 		return c, err
 	}
-	f, err := val(AttrFormat)
+	f, err := val(gitrepo.AttrFormat)
 	if err != nil {
 		return c, err
 	}
 	if c.Format, err = ParseFormat(f); err != nil {
-		return c, fmt.Errorf("attribute %s: %w", AttrFormat, err)
+		return c, fmt.Errorf("attribute %s: %w", gitrepo.AttrFormat, err)
 	}
-	if c.Records, err = val(AttrRecords); err != nil {
+	if c.Records, err = val(gitrepo.AttrRecords); err != nil {
 		return c, err
 	}
-	if c.ID, err = val(AttrID); err != nil {
+	if c.ID, err = val(gitrepo.AttrID); err != nil {
 		return c, err
 	}
-	refs, err := val(AttrRef)
+	refs, err := val(gitrepo.AttrRef)
 	if err != nil {
 		return c, err
 	}
 	if refs != "" {
 		c.Refs = strings.Split(refs, ",")
 	}
-	mb, err := val(AttrMaxBad)
+	mb, err := val(gitrepo.AttrMaxBad)
 	if err != nil {
 		return c, err
 	}
 	if c.MaxBad, err = ParseAllowance(mb); err != nil {
-		return c, fmt.Errorf("attribute %s: %w", AttrMaxBad, err)
+		return c, fmt.Errorf("attribute %s: %w", gitrepo.AttrMaxBad, err)
 	}
 	return c, c.check()
 }

@@ -163,7 +163,7 @@ func affectedTargets(ctx context.Context, repo *gitrepo.Repo, dir string, req Re
 
 // mappedAttrs reports whether check-attr values map a file to a schema.
 func mappedAttrs(attrs gitrepo.Attrs) bool {
-	v := attrs[AttrSchema]
+	v := attrs[gitrepo.AttrSchema]
 	return v != "" && v != "unspecified" && v != "unset"
 }
 

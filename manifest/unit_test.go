@@ -135,8 +135,8 @@ func TestParseAllowance(t *testing.T) {
 
 func TestConfigFromAttrs(t *testing.T) {
 	got, err := configFromAttrs(gitrepo.Attrs{
-		AttrSchema: "schemas/a.json", AttrFormat: "ndjson", AttrRecords: "unspecified",
-		AttrID: "/id", AttrRef: "/source-ref,/mask-ref", AttrMaxBad: "2%",
+		gitrepo.AttrSchema: "schemas/a.json", gitrepo.AttrFormat: "ndjson", gitrepo.AttrRecords: "unspecified",
+		gitrepo.AttrID: "/id", gitrepo.AttrRef: "/source-ref,/mask-ref", gitrepo.AttrMaxBad: "2%",
 	})
 	want := Config{Schema: "schemas/a.json", Format: FormatJSONL, ID: "/id",
 		Refs: []string{"/source-ref", "/mask-ref"}, MaxBad: Allowance{Percent: 2, Set: true}}
@@ -144,7 +144,7 @@ func TestConfigFromAttrs(t *testing.T) {
 		t.Errorf("configFromAttrs = %+v, %v; want %+v", got, err, want)
 	}
 	for _, bad := range []gitrepo.Attrs{
-		{AttrSchema: "set"}, {AttrFormat: "xml"}, {AttrMaxBad: "lots"}, {AttrID: "id"}, {AttrRef: "/a,"},
+		{gitrepo.AttrSchema: "set"}, {gitrepo.AttrFormat: "xml"}, {gitrepo.AttrMaxBad: "lots"}, {gitrepo.AttrID: "id"}, {gitrepo.AttrRef: "/a,"},
 	} {
 		if _, err := configFromAttrs(bad); err == nil {
 			t.Errorf("configFromAttrs(%v) succeeded, want an error", bad)
