@@ -1,7 +1,6 @@
 package lineage
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -12,8 +11,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/git-lfs/git-lfs/v3/lfs"
 
 	"github.com/datalfs/datalfs/gitrepo"
 )
@@ -41,25 +38,27 @@ func (r *Repo) Digest(ctx context.Context, src gitrepo.Source, path string) (sum
 		return "", false, err
 	}
 	sum, lfsFile, err = digest(rc)
-	if cerr := rc.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return "", false, fmt.Errorf("%s: %w", path, err)
 	}
 	return sum, lfsFile, nil
 }
 
-func digest(rd io.Reader) (string, bool, error) {
-	br := bufio.NewReaderSize(rd, 4096)
-	head, _ := br.Peek(1024)
-	if len(head) < 1024 && bytes.HasPrefix(head, []byte("version ")) {
-		if p, err := lfs.DecodePointer(bytes.NewReader(head)); err == nil && isHex64(p.Oid) {
-			return p.Oid, true, nil
-		}
+// digest reads src to the end and closes it.
+func digest(src io.ReadCloser) (string, bool, error) {
+	rc, p, err := gitrepo.ReadPointer(src)
+	if err != nil {
+		return "", false, err
+	}
+	if p != nil {
+		return p.Oid, true, nil
 	}
 	h := sha256.New()
-	if _, err := io.Copy(h, br); err != nil {
+	_, err = io.Copy(h, rc)
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return "", false, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), false, nil
