@@ -91,11 +91,10 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, &UsageError{err}
 	}
-	commit, err := r.Git(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+	head, err := r.Resolve(ctx, "HEAD")
 	if err != nil {
 		return nil, usage("the repository has no commit yet: commit the code and inputs first")
 	}
-	head := strings.TrimSpace(string(commit))
 	workdir, err := r.Rel(wd)
 	if err != nil {
 		return nil, &UsageError{err}
@@ -189,7 +188,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err := writeFile(r.Path(record), data); err != nil {
 		return nil, err
 	}
-	if _, err := r.Git(ctx, append([]string{"add", "--"}, append(outputs, record)...)...); err != nil {
+	if err := r.Stage(ctx, append(outputs, record)...); err != nil {
 		return nil, fmt.Errorf("stage the record and outputs: %w", err)
 	}
 	return &RunResult{Record: record, Step: step}, nil
