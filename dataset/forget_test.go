@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/mems3"
 	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
@@ -39,10 +40,11 @@ func forgetRig(t *testing.T) (*Repo, *Clients, *mems3.Server, []ForgetTarget) {
 		}
 		return false
 	})
-	repo, err := OpenRepo(context.Background(), dir)
+	g, err := gitrepo.Open(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	repo := &Repo{Repo: g}
 	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
 	return repo, NewClients(nil, s3store.DefaultOptions()), srv, targets
 }

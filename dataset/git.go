@@ -1,8 +1,6 @@
 package dataset
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,28 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/git-lfs/git-lfs/v3/lfs"
-
-	"github.com/datalfs/datalfs/internal/gitcmd"
-	"github.com/datalfs/datalfs/manifest"
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
-// Attribute names read for dataset commands; all but manifest-label are
-// those of `datalfs manifest validate`.
-const (
-	AttrSchema  = manifest.AttrSchema
-	AttrFormat  = manifest.AttrFormat
-	AttrRecords = manifest.AttrRecords
-	AttrID      = manifest.AttrID
-	AttrRef     = manifest.AttrRef
-	AttrLabel   = "manifest-label"
-)
-
-var attrNames = []string{AttrSchema, AttrFormat, AttrRecords, AttrID, AttrRef, AttrLabel}
-
-// Repo is the Git repository the manifests live in.
+// Repo is the Git repository the manifests live in, and how to fetch the
+// Git LFS objects of manifests kept with LFS.
 type Repo struct {
-	*manifest.Repo
+	*gitrepo.Repo
 	// FetchLFS downloads a Git LFS object that is not in the local store
 	// (a manifest kept with LFS). Nil: such a manifest is an error.
 	FetchLFS func(ctx context.Context, oid string, size int64, w io.WriterAt) error
@@ -47,83 +30,17 @@ type Manifest struct {
 	Config Config
 }
 
-// OpenRepo finds the repository containing dir.
-func OpenRepo(ctx context.Context, dir string) (*Repo, error) {
-	r, err := manifest.FindRepo(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	return &Repo{Repo: r}, nil
-}
-
-func (r *Repo) git(ctx context.Context, env []string, stdin []byte, args ...string) ([]byte, error) {
-	return gitcmd.Cmd{Dir: r.Top, Env: env, Stdin: stdin}.Output(ctx, args...)
-}
-
-// Commit resolves rev to a commit id.
-func (r *Repo) Commit(ctx context.Context, rev string) (string, error) {
-	if strings.HasPrefix(rev, "-") {
-		return "", fmt.Errorf("%q is not a revision", rev)
-	}
-	out, err := r.git(ctx, nil, nil, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
-	if err != nil {
-		return "", fmt.Errorf("%q names no commit here: give a branch, tag or commit id", rev)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-// Rel turns command-line paths (relative to the working directory) into
-// paths relative to the top of the working tree.
-func (r *Repo) Rel(files []string) ([]string, error) {
-	top, err := filepath.EvalSymlinks(r.Top)
-	if err != nil {
-		top = r.Top
-	}
-	var rel []string
-	for _, f := range files {
-		abs, err := filepath.Abs(f)
-		if err != nil {
-			return nil, err
-		}
-		if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
-			abs = filepath.Join(d, filepath.Base(abs))
-		}
-		p, err := filepath.Rel(top, abs)
-		if err != nil || !filepath.IsLocal(p) {
-			return nil, fmt.Errorf("%s is outside the repository at %s", f, r.Top)
-		}
-		rel = append(rel, filepath.ToSlash(p))
-	}
-	return rel, nil
-}
-
 // Manifests lists the manifests at commit rev ("" for the working tree):
 // files is the list given on the command line (relative to Top), or when
 // empty every tracked file with a manifest-ref or manifest-schema
 // attribute. Attributes are read as of rev, without touching the working
 // tree or the index (a temporary index holds rev's tree).
 func (r *Repo) Manifests(ctx context.Context, rev string, files []string) ([]Manifest, error) {
-	var env []string
-	cached := false
-	if rev != "" {
-		tmp, err := os.CreateTemp("", "datalfs-index-*")
-		if err != nil {
-			return nil, err
-		}
-		tmp.Close()
-		defer os.Remove(tmp.Name())
-		os.Remove(tmp.Name()) // git wants to create it
-		env = []string{"GIT_INDEX_FILE=" + tmp.Name()}
-		if _, err := r.git(ctx, env, nil, "read-tree", rev); err != nil {
-			return nil, err
-		}
-		cached = true
-	}
-	out, err := r.git(ctx, env, nil, append([]string{"ls-files", "-z", "--full-name", "--"}, files...)...)
+	src := gitrepo.Source{Rev: rev}
+	tracked, err := r.Files(ctx, src, files...)
 	if err != nil {
 		return nil, err
 	}
-	tracked := gitcmd.SplitNUL(out)
 	if len(files) > 0 {
 		have := map[string]bool{}
 		for _, t := range tracked {
@@ -131,7 +48,7 @@ func (r *Repo) Manifests(ctx context.Context, rev string, files []string) ([]Man
 		}
 		for _, f := range files {
 			if rev == "" {
-				if _, err := os.Stat(filepath.Join(r.Top, filepath.FromSlash(f))); err == nil {
+				if _, err := os.Stat(r.Path(f)); err == nil {
 					continue // the working tree may hold a manifest not yet added
 				}
 			}
@@ -145,44 +62,40 @@ func (r *Repo) Manifests(ctx context.Context, rev string, files []string) ([]Man
 		}
 		tracked = files
 	}
-	args := []string{"check-attr", "-z", "--stdin"}
-	if cached {
-		args = append(args, "--cached")
-	}
-	var in bytes.Buffer
-	for _, p := range tracked {
-		in.WriteString(p)
-		in.WriteByte(0)
-	}
-	out, err = r.git(ctx, env, in.Bytes(), append(args, attrNames...)...)
+	attrs, err := r.Attributes(ctx, src, tracked)
 	if err != nil {
 		return nil, err
 	}
-	attrs := map[string]map[string]string{}
-	f := bytes.Split(out, []byte{0})
-	for i := 0; i+2 < len(f); i += 3 {
-		v := string(f[i+2])
-		if v == "unspecified" || v == "unset" || v == "set" {
-			continue
-		}
-		if attrs[string(f[i])] == nil {
-			attrs[string(f[i])] = map[string]string{}
-		}
-		attrs[string(f[i])][string(f[i+1])] = v
-	}
 	var list []Manifest
 	for _, p := range tracked {
-		a := attrs[p]
-		if len(files) == 0 && a[AttrRef] == "" && a[AttrSchema] == "" {
-			continue
+		cfg, mapped, err := configFromAttrs(attrs[p])
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad .gitattributes: %w", p, err)
 		}
-		cfg := Config{Format: a[AttrFormat], Records: a[AttrRecords], ID: a[AttrID], Label: a[AttrLabel]}
-		if a[AttrRef] != "" {
-			cfg.Refs = strings.Split(a[AttrRef], ",")
+		if len(files) == 0 && !mapped {
+			continue
 		}
 		list = append(list, Manifest{Path: p, Rev: rev, Config: cfg})
 	}
 	return list, nil
+}
+
+// configFromAttrs reads the attributes the dataset commands use. mapped
+// says whether a reference or a schema marks the file as a manifest.
+func configFromAttrs(a gitrepo.Attrs) (cfg Config, mapped bool, err error) {
+	val := func(name string) string {
+		v, verr := a.Value(name)
+		if err == nil {
+			err = verr
+		}
+		return v
+	}
+	cfg = Config{Format: val(gitrepo.AttrFormat), Records: val(gitrepo.AttrRecords), ID: val(gitrepo.AttrID), Label: val(gitrepo.AttrLabel)}
+	ref, schema := val(gitrepo.AttrRef), val(gitrepo.AttrSchema)
+	if ref != "" {
+		cfg.Refs = strings.Split(ref, ",")
+	}
+	return cfg, ref != "" || schema != "", err
 }
 
 // Open streams the content of m: from rev's tree, or the working tree. A
@@ -190,53 +103,37 @@ func (r *Repo) Manifests(ctx context.Context, rev string, files []string) ([]Man
 // downloaded first (through FetchLFS) when it is not there.
 func (r *Repo) Open(ctx context.Context, m Manifest) (io.ReadCloser, error) {
 	var src io.ReadCloser
-	if m.Rev == "" {
-		p := m.Path
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(r.Top, filepath.FromSlash(p))
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, err
-		}
-		src = f
+	var err error
+	if m.Rev == "" && filepath.IsAbs(m.Path) {
+		src, err = os.Open(m.Path)
 	} else {
-		out, err := r.git(ctx, nil, nil, "cat-file", "blob", m.Rev+":"+m.Path)
-		if err != nil {
-			return nil, err
-		}
-		src = io.NopCloser(bytes.NewReader(out))
+		src, err = r.Repo.Open(ctx, gitrepo.Source{Rev: m.Rev}, m.Path)
 	}
-	br := bufio.NewReaderSize(src, 4096)
-	head, _ := br.Peek(1024)
-	if len(head) < 1024 && bytes.HasPrefix(head, []byte("version ")) {
-		if p, err := lfs.DecodePointer(bytes.NewReader(head)); err == nil && p.Size > 0 {
-			src.Close()
-			return r.openLFS(ctx, m.Path, p.Oid, p.Size)
-		}
+	if err != nil {
+		return nil, err
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{br, src}, nil
+	rc, p, err := gitrepo.ReadPointer(src)
+	if err != nil || p == nil {
+		return rc, err
+	}
+	return r.openLFS(ctx, m.Path, p.Oid, p.Size)
 }
 
+// openLFS opens a manifest's Git LFS object from the local store,
+// downloading it there first (through FetchLFS) when it is missing.
 func (r *Repo) openLFS(ctx context.Context, name, oid string, size int64) (io.ReadCloser, error) {
-	objPath := r.LFSObjectPath(ctx, oid)
-	f, err := os.Open(objPath)
-	if err == nil {
-		if st, err := f.Stat(); err == nil && st.Size() == size {
-			return f, nil
+	f, err := r.OpenObject(oid, size)
+	var missing *gitrepo.MissingLFSError
+	if !errors.As(err, &missing) {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		f.Close()
-		return nil, fmt.Errorf("%s: the Git LFS object %s in the local store has the wrong size; remove it and run `git lfs pull`", name, objPath)
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+		return f, nil
 	}
 	if r.FetchLFS == nil {
 		return nil, fmt.Errorf("%s is a Git LFS pointer (oid %s…) whose content is not in the local LFS store, and there is no LFS URL to fetch it from: run `git lfs pull`", name, oid[:12])
 	}
+	objPath := missing.Path
 	if err := os.MkdirAll(filepath.Dir(objPath), 0o755); err != nil {
 		return nil, err
 	}

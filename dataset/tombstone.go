@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 // TombstonePath is where the repository records forgotten assets, relative
@@ -30,9 +32,9 @@ type Tombstone struct {
 // are never read from an old revision: deletions made later must be known
 // when an older commit is rebuilt.
 func (r *Repo) Tombstones(ctx context.Context) (map[string]Tombstone, error) {
-	data, err := os.ReadFile(filepath.Join(r.Top, filepath.FromSlash(TombstonePath)))
+	data, err := r.ReadFile(ctx, gitrepo.Source{}, TombstonePath)
 	if errors.Is(err, os.ErrNotExist) {
-		data, err = r.git(ctx, nil, nil, "cat-file", "blob", "HEAD:"+TombstonePath)
+		data, err = r.ReadFile(ctx, gitrepo.Source{Rev: "HEAD"}, TombstonePath)
 		if err != nil {
 			return map[string]Tombstone{}, nil
 		}
@@ -59,7 +61,7 @@ func (r *Repo) Tombstones(ctx context.Context) (map[string]Tombstone, error) {
 
 // AppendTombstones adds ts to the tombstone file and stages it.
 func (r *Repo) AppendTombstones(ctx context.Context, ts []Tombstone) error {
-	p := filepath.Join(r.Top, filepath.FromSlash(TombstonePath))
+	p := r.Path(TombstonePath)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
@@ -79,6 +81,5 @@ func (r *Repo) AppendTombstones(ctx context.Context, ts []Tombstone) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	_, err = r.git(ctx, nil, nil, "add", "--", TombstonePath)
-	return err
+	return r.Stage(ctx, TombstonePath)
 }

@@ -22,15 +22,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/gitcmd"
-	"github.com/datalfs/datalfs/lfsrepo"
 	"github.com/datalfs/datalfs/s3store"
 )
 
 // Config is what the checks examine.
 type Config struct {
 	// Repo is the repository around the current directory.
-	Repo *lfsrepo.Repo
+	Repo *gitrepo.Repo
 	// Remote is the git remote whose LFS URL is checked ("" for the default).
 	Remote string
 	// Agent is the custom transfer agent's name in git config.
@@ -344,8 +344,8 @@ func (e *env) checkLFSConfig(ctx context.Context) Result {
 	// git-lfs reads the working tree's file, else the index's, else HEAD's.
 	var source []string
 	where := ".lfsconfig"
-	file := path.Join(repo.WorkDir(), ".lfsconfig")
-	if _, err := os.Stat(file); err == nil && repo.WorkDir() != "" {
+	file := path.Join(repo.Top, ".lfsconfig")
+	if _, err := os.Stat(file); err == nil && repo.Top != "" {
 		source = []string{"--file", file}
 	} else {
 		for _, blob := range []string{":.lfsconfig", "HEAD:.lfsconfig"} {

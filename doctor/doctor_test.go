@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/mems3"
-	"github.com/datalfs/datalfs/lfsrepo"
 )
 
 func constant(r Result) func(context.Context) Result {
@@ -222,7 +222,7 @@ func statuses(reports []Report, names ...string) map[string]string {
 func TestChecksAgainstMemS3(t *testing.T) {
 	srv := mems3.Start(t, "bucket")
 	setupRepo(t, srv.URL+"/bucket/repo")
-	cfg := Config{Repo: lfsrepo.Open(), Agent: "datalfs", WriteTest: true, Timeout: 5 * time.Second}
+	cfg := Config{Repo: gitrepo.Here(), Agent: "datalfs", WriteTest: true, Timeout: 5 * time.Second}
 	reports := Run(context.Background(), Checks(cfg), cfg.Timeout)
 	names := []string{CheckLFSURL, CheckAgent, CheckLFSConfig, CheckLocation, CheckCreds, CheckBucket, CheckMissingObj, CheckWrite, CheckChecksums, CheckVersioning}
 	want := map[string]string{
@@ -264,7 +264,7 @@ func TestChecksBrokenBucket(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setupRepo(t, tt.url)
-			cfg := Config{Repo: lfsrepo.Open(), Agent: "datalfs", WriteTest: true, Timeout: 5 * time.Second}
+			cfg := Config{Repo: gitrepo.Here(), Agent: "datalfs", WriteTest: true, Timeout: 5 * time.Second}
 			start := time.Now()
 			reports := Run(context.Background(), Checks(cfg), cfg.Timeout)
 			if took := time.Since(start); took > 4*time.Second {

@@ -15,6 +15,8 @@ import (
 	"io"
 	"sort"
 	"sync"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 // Defaults for the zero values of Options.
@@ -102,11 +104,11 @@ func usagef(format string, args ...any) error {
 // result.
 func Run(ctx context.Context, open Opener, o Options) (*Result, error) {
 	o = withDefaults(o)
-	commit, err := resolve(ctx, o.Repo, o.Rev)
+	repo, commit, err := openCommit(ctx, o.Repo, o.Rev)
 	if err != nil {
 		return nil, err
 	}
-	all, err := listTree(ctx, o.Repo, commit, o.Paths)
+	all, err := listTree(ctx, repo, commit, o.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +123,7 @@ func Run(ctx context.Context, open Opener, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &run{opts: o, out: out, open: open, res: &Result{Commit: commit, Files: len(files)}}
+	x := &run{opts: o, repo: repo, out: out, open: open, res: &Result{Commit: commit, Files: len(files)}}
 	x.meter = newMeter(o.Progress, len(files))
 	err = x.files(ctx, files)
 	x.meter.stop()
@@ -163,6 +165,7 @@ func withDefaults(o Options) Options {
 // run is one export in progress.
 type run struct {
 	opts  Options
+	repo  *gitrepo.Repo
 	out   *outDir
 	meter *meter
 
@@ -189,7 +192,7 @@ func (x *run) files(ctx context.Context, files []entry) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	x.cancel = cancel
-	blobs, err := newBlobReader(ctx, x.opts.Repo)
+	blobs, err := x.repo.Blobs(ctx)
 	if err != nil {
 		return err
 	}
@@ -219,7 +222,7 @@ func (x *run) files(ctx context.Context, files []entry) error {
 	}
 	close(lfsFiles)
 	wg.Wait()
-	closeErr := blobs.close()
+	closeErr := blobs.Close()
 	switch {
 	case readErr != nil:
 		return readErr

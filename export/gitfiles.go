@@ -15,16 +15,17 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/lfsscan"
 )
 
 // ask sends git cat-file the blobs to read, in the order of files, and
 // passes each file on to the reading side. A large file already in the
 // output directory with the right content is skipped here, unasked.
-func (x *run) ask(ctx context.Context, blobs *blobReader, files []entry, order chan<- entry) error {
+func (x *run) ask(ctx context.Context, blobs *gitrepo.BlobReader, files []entry, order chan<- entry) error {
 	defer close(order)
-	w := bufio.NewWriter(blobs.in)
-	defer blobs.in.Close()
+	w := bufio.NewWriter(blobs.Input())
+	defer blobs.Input().Close()
 	for _, e := range files {
 		if err := checkPath(e.path); err != nil {
 			x.problem(e.path, err)
@@ -53,9 +54,9 @@ func (x *run) ask(ctx context.Context, blobs *blobReader, files []entry, order c
 
 // read takes each blob cat-file sends: LFS pointers go to lfsFiles, other
 // files are written here.
-func (x *run) read(ctx context.Context, blobs *blobReader, order <-chan entry, lfsFiles chan<- lfsFile) error {
+func (x *run) read(ctx context.Context, blobs *gitrepo.BlobReader, order <-chan entry, lfsFiles chan<- lfsFile) error {
 	for e := range order {
-		r, err := blobs.next(e.blob, e.size)
+		r, err := blobs.Next(e.blob, e.size)
 		if err != nil {
 			return err
 		}
@@ -64,7 +65,7 @@ func (x *run) read(ctx context.Context, blobs *blobReader, order <-chan entry, l
 			if err != nil {
 				return fmt.Errorf("read blob %s: %w", e.blob, err)
 			}
-			if err := blobs.done(); err != nil {
+			if err := blobs.Done(); err != nil {
 				return err
 			}
 			if p, ok := lfsscan.Decode(b); ok && e.mode != modeSymlink {
@@ -82,7 +83,7 @@ func (x *run) read(ctx context.Context, blobs *blobReader, order <-chan entry, l
 		if err := x.largeGitFile(e, r); err != nil {
 			return err
 		}
-		if err := blobs.done(); err != nil {
+		if err := blobs.Done(); err != nil {
 			return err
 		}
 	}

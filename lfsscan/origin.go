@@ -9,6 +9,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/datalfs/datalfs/internal/gitcmd"
 )
 
 // Origin names the commit that added a pointer file to the history.
@@ -40,7 +42,7 @@ func Origins(ctx context.Context, dir string, revs []string, blobs map[string]bo
 	args := append([]string{"-c", "core.quotePath=false", "log", "--format=commit %H", "--raw", "--no-abbrev",
 		"--no-renames", "--no-color"}, revs...)
 	args = append(args, "--")
-	cmd := gitCmd(ctx, dir, args...)
+	cmd := gitcmd.Cmd{Dir: dir}.Command(ctx, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -53,7 +55,7 @@ func Origins(ctx context.Context, dir string, revs []string, blobs map[string]bo
 	parseErr := parseLog(bufio.NewReaderSize(out, 64<<10), blobs, found)
 	io.Copy(io.Discard, out)
 	if err := cmd.Wait(); err != nil {
-		return nil, gitError(args, err, &stderr)
+		return nil, gitcmd.Fail(strings.Join(args, " "), err, &stderr)
 	}
 	return found, parseErr
 }

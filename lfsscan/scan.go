@@ -18,6 +18,8 @@ import (
 	"sync"
 
 	"github.com/git-lfs/git-lfs/v3/lfs"
+
+	"github.com/datalfs/datalfs/internal/gitcmd"
 )
 
 // maxPointerSize is git-lfs's own cutoff: a blob this large or larger is
@@ -126,8 +128,8 @@ func dropUnborn(ctx context.Context, dir string, revs []string) ([]string, error
 	var out []string
 	for _, r := range revs {
 		if r == "HEAD" {
-			if _, err := gitOutput(ctx, dir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err != nil {
-				if _, err := gitOutput(ctx, dir, "rev-parse", "--git-dir"); err != nil {
+			if _, err := (gitcmd.Cmd{Dir: dir}).Output(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"); err != nil {
+				if _, err := (gitcmd.Cmd{Dir: dir}).Output(ctx, "rev-parse", "--git-dir"); err != nil {
 					return nil, err
 				}
 				continue // unborn branch: nothing committed yet
@@ -148,12 +150,12 @@ func scan(ctx context.Context, dir string, revListArgs []string, progress func(i
 	if err != nil {
 		return nil, fmt.Errorf("create pipe: %w", err)
 	}
-	revList := gitCmd(ctx, dir, revListArgs...)
+	revList := gitcmd.Cmd{Dir: dir}.Command(ctx, revListArgs...)
 	revList.Stdout = pw
 	var revListErr bytes.Buffer
 	revList.Stderr = &revListErr
 
-	check := gitCmd(ctx, dir, "cat-file", "--buffer", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)")
+	check := gitcmd.Cmd{Dir: dir}.Command(ctx, "cat-file", "--buffer", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)")
 	check.Stdin = pr
 	checkOut, err := check.StdoutPipe()
 	if err != nil {
@@ -164,7 +166,7 @@ func scan(ctx context.Context, dir string, revListArgs []string, progress func(i
 	var checkErr bytes.Buffer
 	check.Stderr = &checkErr
 
-	batch := gitCmd(ctx, dir, "cat-file", "--buffer", "--batch")
+	batch := gitcmd.Cmd{Dir: dir}.Command(ctx, "cat-file", "--buffer", "--batch")
 	batchIn, err := batch.StdinPipe()
 	if err != nil {
 		pr.Close()
@@ -255,11 +257,11 @@ func scan(ctx context.Context, dir string, revListArgs []string, progress func(i
 	case decodeErr != nil:
 		return nil, fmt.Errorf("read git cat-file --batch: %w", decodeErr)
 	case errRevList != nil:
-		return nil, gitError(revListArgs, errRevList, &revListErr)
+		return nil, gitcmd.Fail(strings.Join(revListArgs, " "), errRevList, &revListErr)
 	case errCheck != nil:
-		return nil, gitError([]string{"cat-file", "--batch-check"}, errCheck, &checkErr)
+		return nil, gitcmd.Fail("cat-file --batch-check", errCheck, &checkErr)
 	case errBatch != nil:
-		return nil, gitError([]string{"cat-file", "--batch"}, errBatch, &batchErr)
+		return nil, gitcmd.Fail("cat-file --batch", errBatch, &batchErr)
 	}
 	return pointers, nil
 }
@@ -349,31 +351,6 @@ func Decode(b []byte) (Pointer, bool) {
 		return Pointer{}, false
 	}
 	return Pointer{Oid: p.Oid, Size: p.Size}, true
-}
-
-func gitCmd(ctx context.Context, dir string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	return cmd
-}
-
-func gitOutput(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := gitCmd(ctx, dir, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", gitError(args, err, &stderr)
-	}
-	return string(out), nil
-}
-
-func gitError(args []string, err error, stderr *bytes.Buffer) error {
-	msg := strings.TrimSpace(stderr.String())
-	if msg == "" {
-		msg = err.Error()
-	}
-	return fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
 }
 
 func waitAll(cmds ...*exec.Cmd) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/datalfs/datalfs/gitrepo"
 	"sort"
 	"strings"
 )
@@ -146,7 +147,7 @@ func (g *Graph) Downstream(path string) ([]*Step, error) {
 // commit rev: one line "NAME SHA256-OF-RECORD\n" per step, sorted by name.
 // It is "" when no record describes any of paths.
 func (r *Repo) ClosureDigest(ctx context.Context, rev string, paths []string) (string, []string, error) {
-	steps, err := r.Load(ctx, Source{Rev: rev})
+	steps, err := r.Load(ctx, gitrepo.Source{Rev: rev})
 	if err != nil {
 		return "", nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/datalfs/datalfs/gitrepo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -279,15 +280,15 @@ func TestRunInputsLFSAndS3(t *testing.T) {
 func TestStatusVerifyAndWhy(t *testing.T) {
 	ctx := context.Background()
 	r := pipeline(t)
-	repo := &Repo{Top: r.dir}
+	repo := r.repo()
 	if got := r.read("data/train.jsonl"); got != "{\"id\":\"a\"}\n" {
 		t.Fatalf("pipeline output = %q", got)
 	}
-	st, err := repo.Status(ctx, Source{})
+	st, err := repo.Status(ctx, gitrepo.Source{})
 	if err != nil || len(st) != 2 || st[0].Outdated() || st[1].Outdated() {
 		t.Fatalf("Status after the runs = %+v, %v; want both up to date", st, err)
 	}
-	g := mustGraph(t, repo, Source{})
+	g := mustGraph(t, repo, gitrepo.Source{})
 	n, err := g.Why("data/train.jsonl")
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +307,7 @@ func TestStatusVerifyAndWhy(t *testing.T) {
 
 	r.write("data/export.xml", "<a>\n<i f=\"a\" l=\"dog\"/>\n</a>\n")
 	r.write("params.yaml", "filter:\n  label: dog\n  n: 3\n")
-	st, err = repo.Status(ctx, Source{})
+	st, err = repo.Status(ctx, gitrepo.Source{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,14 +316,14 @@ func TestStatusVerifyAndWhy(t *testing.T) {
 	}
 	r.git("checkout", "--", ".")
 
-	res, err := repo.Verify(ctx, Source{Rev: r.git("rev-parse", "HEAD")})
+	res, err := repo.Verify(ctx, gitrepo.Source{Rev: r.git("rev-parse", "HEAD")})
 	if err != nil || res.Checked != 2 || len(res.Problems) != 0 {
 		t.Fatalf("Verify(HEAD) = %+v, %v; want 2 checked, no problems", res, err)
 	}
 	// A hand edit of the CSV, staged.
 	r.write("data/train.csv", "a,cat\nz,cat\n")
 	r.git("add", "data/train.csv")
-	res, err = repo.Verify(ctx, Source{Staged: true})
+	res, err = repo.Verify(ctx, gitrepo.Source{Staged: true})
 	if err != nil || res.Checked != 1 || len(res.Problems) != 1 || !strings.Contains(res.Problems[0].String(), "step to-csv: output data/train.csv in the index has sha256") {
 		t.Errorf("Verify(staged hand edit) = %+v, %v", res, err)
 	}
@@ -330,7 +331,7 @@ func TestStatusVerifyAndWhy(t *testing.T) {
 	r.git("reset", "-q", "--hard")
 	r.write("README", "x\n")
 	r.git("add", "README")
-	if res, err := repo.Verify(ctx, Source{Staged: true}); err != nil || res.Checked != 0 || len(res.Problems) != 0 {
+	if res, err := repo.Verify(ctx, gitrepo.Source{Staged: true}); err != nil || res.Checked != 0 || len(res.Problems) != 0 {
 		t.Errorf("Verify(staged, unrelated) = %+v, %v", res, err)
 	}
 }
@@ -343,7 +344,7 @@ func statusLine(st []StepStatus) string {
 	return strings.Join(parts, " | ")
 }
 
-func mustGraph(t *testing.T, repo *Repo, src Source) *Graph {
+func mustGraph(t *testing.T, repo *Repo, src gitrepo.Source) *Graph {
 	t.Helper()
 	steps, err := repo.Load(context.Background(), src)
 	if err != nil {
@@ -359,14 +360,14 @@ func mustGraph(t *testing.T, repo *Repo, src Source) *Graph {
 func TestVerifyCatchesBadRecords(t *testing.T) {
 	ctx := context.Background()
 	r := pipeline(t)
-	repo := &Repo{Top: r.dir}
+	repo := r.repo()
 	// A cycle: to-csv now claims to read filter's output.
 	raw := r.read(RecordPath("to-csv"))
 	r.write(RecordPath("to-csv"), strings.Replace(raw, `"uri": "data/export.xml"`, `"uri": "data/train.jsonl"`, 1))
 	r.write(RecordPath("broken"), `{"_type": "nope"}`)
 	r.write(RecordPath("pointer"), "version https://git-lfs.github.com/spec/v1\noid sha256:"+strings.Repeat("1", 64)+"\nsize 3\n")
 	head := r.commit("tamper")
-	res, err := repo.Verify(ctx, Source{Rev: head})
+	res, err := repo.Verify(ctx, gitrepo.Source{Rev: head})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestRepro(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := r.commit("noise run")
-	repo := &Repo{Top: r.dir}
+	repo := r.repo()
 	var log bytes.Buffer
 	res, err := repo.Repro(ctx, head, "filter", &log)
 	if err != nil || !res.Reproduced() {
@@ -414,8 +415,8 @@ func TestRepro(t *testing.T) {
 func TestExportAndClosureDigest(t *testing.T) {
 	ctx := context.Background()
 	r := pipeline(t)
-	repo := &Repo{Top: r.dir}
-	steps, err := repo.Load(ctx, Source{})
+	repo := r.repo()
+	steps, err := repo.Load(ctx, gitrepo.Source{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +474,7 @@ func TestParamValue(t *testing.T) {
 	r := newRepo(t)
 	r.write("p.yaml", "a:\n  b: [1, two]\n  c: {d: true}\n")
 	r.write("p.json", `{"x": 1e3}`)
-	repo := &Repo{Top: r.dir}
+	repo := r.repo()
 	for _, tc := range []struct{ spec, want, err string }{
 		{"p.yaml:a.b.1", `"two"`, ""},
 		{"p.yaml:a.c", `{"d":true}`, ""},
@@ -483,7 +484,7 @@ func TestParamValue(t *testing.T) {
 		{"none.json", "", "no such file"},
 	} {
 		f, k := ParseParam(tc.spec)
-		v, err := repo.paramValue(ctx, Source{}, ParamSpec{File: f, Key: k})
+		v, err := repo.paramValue(ctx, gitrepo.Source{}, ParamSpec{File: f, Key: k})
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("paramValue(%s) error = %v, want %q", tc.spec, err, tc.err)
@@ -494,4 +495,14 @@ func TestParamValue(t *testing.T) {
 			t.Errorf("paramValue(%s) = %s, %v; want %s", tc.spec, v, err, tc.want)
 		}
 	}
+}
+
+// repo opens the test repository.
+func (r *testRepo) repo() *Repo {
+	r.t.Helper()
+	repo, err := Open(context.Background(), r.dir)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return repo
 }

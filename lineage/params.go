@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -29,7 +30,7 @@ func ParseParam(s string) (file, key string) {
 
 // paramValue reads the value at key of file in src, as canonical JSON.
 // FILE is YAML (.yaml, .yml) or JSON (anything else; JSON is YAML too).
-func (r *Repo) paramValue(ctx context.Context, src Source, p ParamSpec) (json.RawMessage, error) {
+func (r *Repo) paramValue(ctx context.Context, src gitrepo.Source, p ParamSpec) (json.RawMessage, error) {
 	data, err := r.ReadFile(ctx, src, p.File)
 	if err != nil {
 		return nil, err

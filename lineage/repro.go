@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/datalfs/datalfs/dataset"
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 // ReproOutput is one output compared with its record.
@@ -47,7 +48,7 @@ func (r *ReproResult) Reproduced() bool {
 // worktree is removed afterwards whatever happens. The command's output
 // goes to out. A command that fails is an error.
 func (r *Repo) Repro(ctx context.Context, rev, name string, out io.Writer) (*ReproResult, error) {
-	steps, err := r.Load(ctx, Source{Rev: rev})
+	steps, err := r.Load(ctx, gitrepo.Source{Rev: rev})
 	if err != nil {
 		return nil, err
 	}
@@ -72,40 +73,43 @@ func (r *Repo) Repro(ctx context.Context, rev, name string, out io.Writer) (*Rep
 	defer func() {
 		// Removed with a fresh context: an interrupt must not leave it.
 		c := context.WithoutCancel(ctx)
-		_, _ = r.git(c, "worktree", "remove", "--force", wt)
+		_, _ = r.Git(c, "worktree", "remove", "--force", wt)
 		_ = os.RemoveAll(tmp)
-		_, _ = r.git(c, "worktree", "prune")
+		_, _ = r.Git(c, "worktree", "prune")
 	}()
-	if _, err := r.git(ctx, "worktree", "add", "--detach", "--quiet", wt, s.Commit()); err != nil {
+	if _, err := r.Git(ctx, "worktree", "add", "--detach", "--quiet", wt, s.Commit()); err != nil {
 		return nil, fmt.Errorf("check out commit %s in a temporary worktree: %w", short(s.Commit()), err)
 	}
-	w := &Repo{Top: wt}
+	w, err := Open(ctx, wt)
+	if err != nil {
+		return nil, fmt.Errorf("open the temporary worktree: %w", err)
+	}
 	for _, d := range s.Deps(DepInput) {
 		if strings.HasPrefix(d.URI, "s3://") {
 			continue
 		}
-		got, _, err := w.Digest(ctx, Source{}, d.URI)
+		got, _, err := w.Digest(ctx, gitrepo.Source{}, d.URI)
 		if err != nil || got != d.Digest["sha256"] {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("input %s at commit %s is not the recorded one", d.URI, short(s.Commit())))
 		}
 	}
 	for _, o := range s.Outputs() {
-		if err := os.Remove(w.abs(o)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(w.Path(o)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 	}
 	argv := s.Argv()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = w.abs(s.Predicate.BuildDefinition.ExternalParameters.Workdir)
+	cmd.Dir = w.Path(s.Predicate.BuildDefinition.ExternalParameters.Workdir)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("the step's command failed in the temporary worktree: %w", err)
 	}
 	for _, sub := range s.Subject {
 		o := ReproOutput{Path: sub.Name, Want: sub.Digest["sha256"]}
-		o.Got, _, _ = w.Digest(ctx, Source{}, sub.Name)
+		o.Got, _, _ = w.Digest(ctx, gitrepo.Source{}, sub.Name)
 		if !o.Same() && o.Got != "" {
-			o.Summary = manifestSummary(ctx, wt, rev, sub.Name)
+			o.Summary = manifestSummary(ctx, w, rev, sub.Name)
 		}
 		res.Outputs = append(res.Outputs, o)
 	}
@@ -113,12 +117,9 @@ func (r *Repo) Repro(ctx context.Context, rev, name string, out io.Writer) (*Rep
 }
 
 // manifestSummary compares the records of path at rev with the re-run's in
-// worktree wt; "" when path is not a manifest that can be read.
-func manifestSummary(ctx context.Context, wt, rev, path string) string {
-	dr, err := dataset.OpenRepo(ctx, wt)
-	if err != nil {
-		return ""
-	}
+// worktree w; "" when path is not a manifest that can be read.
+func manifestSummary(ctx context.Context, w *Repo, rev, path string) string {
+	dr := &dataset.Repo{Repo: w.Repo}
 	ms, err := dr.Manifests(ctx, rev, []string{path})
 	if err != nil || len(ms) != 1 || ms[0].Config.ID == "" {
 		return ""

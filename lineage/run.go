@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/gitcmd"
 	"github.com/datalfs/datalfs/s3ref"
 )
@@ -90,11 +91,10 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, &UsageError{err}
 	}
-	commit, err := r.git(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+	head, err := r.Resolve(ctx, "HEAD")
 	if err != nil {
 		return nil, usage("the repository has no commit yet: commit the code and inputs first")
 	}
-	head := strings.TrimSpace(string(commit))
 	workdir, err := r.Rel(wd)
 	if err != nil {
 		return nil, &UsageError{err}
@@ -117,7 +117,7 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if len(dirty) > 0 {
 		src.Annotations = &Annotations{Dirty: true}
 	}
-	if url, err := gitcmd.Run(ctx, r.Top, "config", "--get", "remote.origin.url"); err == nil && url != "" && !strings.Contains(url, "@") {
+	if url := r.OriginURL(ctx); url != "" {
 		src.URI = "git+" + url // never a URL with credentials in it
 	}
 	deps = append([]ResourceDescriptor{src}, deps...)
@@ -145,12 +145,12 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	var subjects []Subject
 	var abs []string
 	for _, q := range outputs {
-		sum, _, err := r.Digest(ctx, Source{}, q)
+		sum, _, err := r.Digest(ctx, gitrepo.Source{}, q)
 		if err != nil {
 			return nil, fmt.Errorf("the command exited 0 but did not write its output %s: nothing recorded", q)
 		}
 		subjects = append(subjects, Subject{Name: q, Digest: map[string]string{"sha256": sum}})
-		abs = append(abs, r.abs(q))
+		abs = append(abs, r.Path(q))
 	}
 	if o.Validate != nil {
 		if err := o.Validate(ctx, r.Top, abs); err != nil {
@@ -185,10 +185,10 @@ func Run(ctx context.Context, o RunOptions) (*RunResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("internal error: the new record does not parse: %w", err)
 	}
-	if err := writeFile(r.abs(record), data); err != nil {
+	if err := writeFile(r.Path(record), data); err != nil {
 		return nil, err
 	}
-	if _, err := r.git(ctx, append([]string{"add", "--"}, append(outputs, record)...)...); err != nil {
+	if err := r.Stage(ctx, append(outputs, record)...); err != nil {
 		return nil, fmt.Errorf("stage the record and outputs: %w", err)
 	}
 	return &RunResult{Record: record, Step: step}, nil
@@ -219,10 +219,10 @@ func (r *Repo) resolve(ctx context.Context, o RunOptions, wd, head string) (*pla
 	// digestOf reads a declared file as committed when it is unchanged:
 	// a Git LFS file is then a pointer, and its oid is its digest.
 	digestOf := func(q string) (string, bool, error) {
-		if !modSet[q] && r.Exists(ctx, Source{Rev: head}, q) {
-			return r.Digest(ctx, Source{Rev: head}, q)
+		if !modSet[q] && r.Exists(ctx, gitrepo.Source{Rev: head}, q) {
+			return r.Digest(ctx, gitrepo.Source{Rev: head}, q)
 		}
-		return r.Digest(ctx, Source{}, q)
+		return r.Digest(ctx, gitrepo.Source{}, q)
 	}
 	declared := map[string]string{} // path -> role, to refuse a path in two roles
 	claim := func(p, role string) error {
@@ -246,7 +246,7 @@ func (r *Repo) resolve(ctx context.Context, o RunOptions, wd, head string) (*pla
 		}
 		outputs = append(outputs, q)
 	}
-	existing, err := r.Load(ctx, Source{})
+	existing, err := r.Load(ctx, gitrepo.Source{})
 	if err != nil {
 		return nil, &UsageError{fmt.Errorf("the records in the working tree: %w", err)}
 	}
@@ -295,7 +295,7 @@ func (r *Repo) resolve(ctx context.Context, o RunOptions, wd, head string) (*pla
 		if err := claim(q, "a parameter file"); err != nil {
 			return nil, err
 		}
-		v, err := r.paramValue(ctx, Source{}, ParamSpec{File: q, Key: key})
+		v, err := r.paramValue(ctx, gitrepo.Source{}, ParamSpec{File: q, Key: key})
 		if err != nil {
 			return nil, usage("--param %s: %v", ps, err)
 		}
@@ -356,7 +356,7 @@ func (r *Repo) codeFiles(ctx context.Context, wd string, argv []string, declared
 		if err != nil || declared[q] != "" || seen[q] || strings.HasPrefix(q, Dir+"/") {
 			continue
 		}
-		if _, err := r.git(ctx, "ls-files", "--error-unmatch", "--", q); err != nil {
+		if _, err := r.Git(ctx, "ls-files", "--error-unmatch", "--", q); err != nil {
 			continue // not tracked: not code the repository holds
 		}
 		seen[q] = true
@@ -369,7 +369,7 @@ func (r *Repo) codeFiles(ctx context.Context, wd string, argv []string, declared
 // modified lists the tracked files that differ from HEAD, in the index or
 // the working tree.
 func (r *Repo) modified(ctx context.Context) (map[string]bool, []string, error) {
-	out, err := r.git(ctx, "status", "--porcelain=v1", "-z", "--untracked-files=no")
+	out, err := r.Git(ctx, "status", "--porcelain=v1", "-z", "--untracked-files=no")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -410,7 +410,7 @@ func (r *Repo) dirty(ctx context.Context, head string, modified []string, mine, 
 	}
 	var missing []string
 	for _, p := range needed {
-		if !r.Exists(ctx, Source{Rev: head}, p) {
+		if !r.Exists(ctx, gitrepo.Source{Rev: head}, p) {
 			missing = append(missing, p)
 		}
 	}

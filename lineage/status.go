@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/gitcmd"
 )
 
@@ -22,7 +23,7 @@ func (s StepStatus) Outdated() bool { return len(s.Reasons) > 0 }
 // Status compares every record in src with the files in src, in order
 // (upstream first): an input, the code, a parameter or an environment file
 // that changed makes a step outdated, and so does an outdated upstream step.
-func (r *Repo) Status(ctx context.Context, src Source) ([]StepStatus, error) {
+func (r *Repo) Status(ctx context.Context, src gitrepo.Source) ([]StepStatus, error) {
 	steps, err := r.Load(ctx, src)
 	if err != nil {
 		return nil, err
@@ -56,7 +57,7 @@ func (r *Repo) Status(ctx context.Context, src Source) ([]StepStatus, error) {
 }
 
 // changes lists what differs in src from s's record.
-func (r *Repo) changes(ctx context.Context, src Source, g *Graph, s *Step) ([]string, error) {
+func (r *Repo) changes(ctx context.Context, src gitrepo.Source, g *Graph, s *Step) ([]string, error) {
 	var reasons []string
 	fileChanged := func(kind, path, want string) error {
 		got, _, err := r.Digest(ctx, src, path)
@@ -122,7 +123,7 @@ func (r *Repo) changes(ctx context.Context, src Source, g *Graph, s *Step) ([]st
 // otherChanges lists tracked files that differ between s's commit and src,
 // leaving out records, every step's outputs and s's declared files (those
 // are compared one by one).
-func (r *Repo) otherChanges(ctx context.Context, src Source, g *Graph, s *Step) ([]string, error) {
+func (r *Repo) otherChanges(ctx context.Context, src gitrepo.Source, g *Graph, s *Step) ([]string, error) {
 	args := []string{"diff", "--name-only", "-z", "--no-renames"}
 	switch {
 	case src.Staged:
@@ -132,7 +133,7 @@ func (r *Repo) otherChanges(ctx context.Context, src Source, g *Graph, s *Step) 
 	default:
 		args = append(args, s.Commit())
 	}
-	out, err := r.git(ctx, append(args, "--")...)
+	out, err := r.Git(ctx, append(args, "--")...)
 	if err != nil {
 		return nil, err
 	}

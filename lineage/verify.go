@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/gitcmd"
 )
 
@@ -35,7 +36,7 @@ type VerifyResult struct {
 // commit with the recorded digest. With src.Staged only the records that
 // are staged, or whose outputs are staged, are checked (the pre-commit
 // hook); nothing staged that lineage describes is a quick pass.
-func (r *Repo) Verify(ctx context.Context, src Source) (*VerifyResult, error) {
+func (r *Repo) Verify(ctx context.Context, src gitrepo.Source) (*VerifyResult, error) {
 	steps, bad, err := r.load(ctx, src)
 	if err != nil {
 		return nil, err
@@ -54,7 +55,7 @@ func (r *Repo) Verify(ctx context.Context, src Source) (*VerifyResult, error) {
 	}
 	selected := steps
 	if src.Staged {
-		out, err := r.git(ctx, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT")
+		out, err := r.Git(ctx, "diff", "--cached", "--name-only", "-z", "--no-renames", "--diff-filter=ACMRT")
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +85,7 @@ func (r *Repo) Verify(ctx context.Context, src Source) (*VerifyResult, error) {
 	return res, nil
 }
 
-func (r *Repo) verifyStep(ctx context.Context, src Source, s *Step) ([]Problem, error) {
+func (r *Repo) verifyStep(ctx context.Context, src gitrepo.Source, s *Step) ([]Problem, error) {
 	var ps []Problem
 	add := func(format string, a ...any) { ps = append(ps, Problem{Step: s.Name, Msg: fmt.Sprintf(format, a...)}) }
 	for _, sub := range s.Subject {
@@ -100,7 +101,7 @@ func (r *Repo) verifyStep(ctx context.Context, src Source, s *Step) ([]Problem, 
 		}
 	}
 	commit := s.Commit()
-	if _, err := r.git(ctx, "cat-file", "-e", commit+"^{commit}"); err != nil {
+	if _, err := r.Git(ctx, "cat-file", "-e", commit+"^{commit}"); err != nil {
 		add("its commit %s is not in this repository (fetch it, or the history was rewritten)", short(commit))
 		return ps, nil
 	}
@@ -116,7 +117,7 @@ func (r *Repo) verifyStep(ctx context.Context, src Source, s *Step) ([]Problem, 
 		if d.Annotations != nil && d.Annotations.Commit != "" {
 			at = d.Annotations.Commit
 		}
-		got, _, err := r.Digest(ctx, Source{Rev: at}, d.URI)
+		got, _, err := r.Digest(ctx, gitrepo.Source{Rev: at}, d.URI)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			add("%s %s is not at commit %s%s", d.Name, d.URI, short(at), dirty)

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 // Request says which manifests to check and how.
@@ -82,16 +84,21 @@ func Check(ctx context.Context, req Request, report func(*Report, error)) error 
 			return err
 		}
 	}
-	repo, err := FindRepo(ctx, dir)
-	if err != nil && !errors.Is(err, ErrNotRepo) {
+	repo, err := gitrepo.Open(ctx, dir)
+	switch {
+	case errors.Is(err, gitrepo.ErrNotRepo):
+		repo = nil
+	case err != nil:
 		return err
+	case repo.Top == "":
+		repo = nil // a bare repository or a git dir: no working tree to check
 	}
 	if repo == nil {
 		switch {
 		case req.Staged:
-			return &ConfigError{Err: fmt.Errorf("--staged needs a Git repository: %w", ErrNotRepo)}
+			return &ConfigError{Err: fmt.Errorf("--staged needs a Git repository: %w", errNoWorktree)}
 		case len(req.Files) == 0:
-			return &ConfigError{Err: fmt.Errorf("name the manifests to check, or run inside a Git repository whose .gitattributes map manifests to schemas: %w", ErrNotRepo)}
+			return &ConfigError{Err: fmt.Errorf("name the manifests to check, or run inside a Git repository whose .gitattributes map manifests to schemas: %w", errNoWorktree)}
 		case req.Override.Schema == "":
 			return &ConfigError{Err: errors.New("outside a Git repository there is no .gitattributes to map files to schemas; pass --schema FILE")}
 		}
@@ -121,7 +128,7 @@ var fileParallelism = runtime.GOMAXPROCS(0)
 
 // checkAll validates targets, several at a time, and reports each in the
 // order of targets.
-func checkAll(ctx context.Context, repo *Repo, targets []target, schemas *schemaCache, req Request, report func(*Report, error)) error {
+func checkAll(ctx context.Context, repo *gitrepo.Repo, targets []target, schemas *schemaCache, req Request, report func(*Report, error)) error {
 	type outcome struct {
 		rep *Report
 		err error
@@ -183,7 +190,7 @@ func checkAll(ctx context.Context, repo *Repo, targets []target, schemas *schema
 	return nil
 }
 
-func displaySchema(repo *Repo, dir, schema string) string {
+func displaySchema(repo *gitrepo.Repo, dir, schema string) string {
 	if rel, err := filepath.Rel(dir, schema); err == nil && !strings.HasPrefix(rel, "..") {
 		return filepath.ToSlash(rel)
 	}
@@ -195,11 +202,11 @@ func displaySchema(repo *Repo, dir, schema string) string {
 	return schema
 }
 
-func checkOne(ctx context.Context, repo *Repo, t target, sch *Schema, req Request) (*Report, error) {
+func checkOne(ctx context.Context, repo *gitrepo.Repo, t target, sch *Schema, req Request) (*Report, error) {
 	var src io.ReadCloser
 	var err error
 	if req.Staged {
-		src, err = repo.OpenIndex(ctx, t.rel)
+		src, err = repo.Open(ctx, gitrepo.Source{Staged: true}, t.rel)
 	} else {
 		src, err = os.Open(t.abs)
 	}
@@ -212,7 +219,7 @@ func checkOne(ctx context.Context, repo *Repo, t target, sch *Schema, req Reques
 		}
 		return nil, err
 	}
-	src, err = resolveLFS(ctx, repo, src)
+	src, err = resolveLFS(repo, src)
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +228,7 @@ func checkOne(ctx context.Context, repo *Repo, t target, sch *Schema, req Reques
 }
 
 // findTargets lists the manifests to check with their configuration.
-func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]target, error) {
+func findTargets(ctx context.Context, repo *gitrepo.Repo, dir string, req Request) ([]target, error) {
 	var targets []target
 	discovered := len(req.Files) == 0
 	if discovered {
@@ -230,7 +237,7 @@ func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]ta
 		if req.Staged {
 			paths, err = repo.StagedFiles(ctx)
 		} else {
-			paths, err = repo.TrackedFiles(ctx)
+			paths, err = repo.Files(ctx, gitrepo.Source{})
 		}
 		if err != nil {
 			return nil, err
@@ -257,7 +264,7 @@ func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]ta
 		}
 	}
 
-	var attrs map[string]map[string]string
+	var attrs map[string]gitrepo.Attrs
 	if repo != nil {
 		var rels []string
 		for _, t := range targets {
@@ -266,7 +273,7 @@ func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]ta
 			}
 		}
 		var err error
-		if attrs, err = repo.Attributes(ctx, rels, req.Staged); err != nil {
+		if attrs, err = repo.Attributes(ctx, gitrepo.Source{Staged: req.Staged}, rels); err != nil {
 			return nil, err
 		}
 	}
@@ -289,7 +296,7 @@ func findTargets(ctx context.Context, repo *Repo, dir string, req Request) ([]ta
 
 // newTarget names the file rel (relative to the repository top) as seen
 // from dir.
-func newTarget(repo *Repo, dir, rel string) target {
+func newTarget(repo *gitrepo.Repo, dir, rel string) target {
 	abs := filepath.Join(repo.Top, filepath.FromSlash(rel))
 	disp := rel
 	if r, err := filepath.Rel(dir, abs); err == nil {
@@ -301,7 +308,7 @@ func newTarget(repo *Repo, dir, rel string) target {
 // configure sets t's configuration from its attributes and the request's
 // overrides. It reports false when t is to be left out: a discovered file
 // that no attribute maps, or an unmapped one the request skips.
-func configure(t *target, attrs map[string]string, repo *Repo, dir string, req Request, discovered bool) bool {
+func configure(t *target, attrs gitrepo.Attrs, repo *gitrepo.Repo, dir string, req Request, discovered bool) bool {
 	cfg, err := configFromAttrs(attrs)
 	mapped := cfg.Schema != ""
 	if mapped && repo != nil {
@@ -359,4 +366,21 @@ func merge(c, o Config, dir string) Config {
 		c.MaxBad = o.MaxBad
 	}
 	return c
+}
+
+// errNoWorktree is why a request that needs a repository fails outside one.
+var errNoWorktree = errors.New("not inside a Git working tree")
+
+// resolveLFS returns src unchanged unless its content is a Git LFS pointer,
+// in which case it opens the object from the local store instead, checked
+// against the pointer's oid.
+func resolveLFS(repo *gitrepo.Repo, src io.ReadCloser) (io.ReadCloser, error) {
+	if repo == nil {
+		return src, nil
+	}
+	rc, p, err := gitrepo.ReadPointer(src)
+	if err != nil || p == nil {
+		return rc, err
+	}
+	return repo.OpenObject(p.Oid, p.Size)
 }

@@ -308,3 +308,27 @@ func TestCheckLFSDamaged(t *testing.T) {
 		t.Errorf("intact object: %q", got)
 	}
 }
+
+// TestCheckLFSStorageAsGitLFS: the local store is where git-lfs keeps it.
+// git-lfs takes lfs.storage "~/store" literally (a directory named "~"
+// inside .git; it expands no "~"), and it reads no lfs.storage from
+// .lfsconfig; validation once worked the path out by hand and looked in
+// $HOME/store instead.
+func TestCheckLFSStorageAsGitLFS(t *testing.T) {
+	dir := testRepo(t)
+	content := "{\"id\": 1}\n{\"id\": 1}\n"
+	oid, pointer := lfsPointer(content)
+	write(t, filepath.Join(dir, "data/a.jsonl"), pointer)
+	req := Request{Dir: dir, Files: []string{"data/a.jsonl"}}
+	home := os.Getenv("HOME")
+
+	gitIn(t, dir, "config", "lfs.storage", "~/store")
+	write(t, filepath.Join(home, "store/objects", oid[0:2], oid[2:4], oid), content)
+	if got, _ := summary(t, req); !strings.Contains(got, "not in the local LFS store") {
+		t.Errorf("with lfs.storage=~/store and the object in $HOME/store: %q, want it missing (git-lfs does not look there)", got)
+	}
+	write(t, filepath.Join(dir, ".git/~/store/objects", oid[0:2], oid[2:4], oid), content)
+	if got, _ := summary(t, req); !strings.Contains(got, "duplicate id") {
+		t.Errorf("with lfs.storage=~/store and the object in .git/~/store: %q, want it read", got)
+	}
+}

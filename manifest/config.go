@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/s3ref"
 )
 
@@ -117,63 +118,44 @@ type Config struct {
 	MaxBad Allowance
 }
 
-// Attribute names read with git check-attr.
-const (
-	AttrSchema  = "manifest-schema"
-	AttrFormat  = "manifest-format"
-	AttrRecords = "manifest-records"
-	AttrID      = "manifest-id"
-	AttrRef     = "manifest-ref"
-	AttrMaxBad  = "manifest-max-bad"
-)
+// attrNames lists the attributes validation reads; a change to another
+// one (manifest-label) does not make a manifest worth checking again.
+var attrNames = []string{gitrepo.AttrSchema, gitrepo.AttrFormat, gitrepo.AttrRecords, gitrepo.AttrID, gitrepo.AttrRef, gitrepo.AttrMaxBad}
 
-// attrNames lists the attributes in the order they are asked for.
-var attrNames = []string{AttrSchema, AttrFormat, AttrRecords, AttrID, AttrRef, AttrMaxBad}
-
-// configFromAttrs builds a Config from check-attr values ("unspecified",
-// "unset" and "set" are git's words for no value).
-func configFromAttrs(attrs map[string]string) (Config, error) {
+// configFromAttrs builds a Config from a file's attributes.
+func configFromAttrs(attrs gitrepo.Attrs) (Config, error) {
 	var c Config
-	val := func(name string) (string, error) {
-		v, ok := attrs[name]
-		switch {
-		case !ok || v == "unspecified" || v == "unset":
-			return "", nil
-		case v == "set":
-			return "", fmt.Errorf("attribute %s needs a value, as in %s=VALUE", name, name)
-		}
-		return v, nil
-	}
+	val := attrs.Value
 	var err error
-	if c.Schema, err = val(AttrSchema); err != nil {
+	if c.Schema, err = val(gitrepo.AttrSchema); err != nil {
 		return c, err
 	}
-	f, err := val(AttrFormat)
+	f, err := val(gitrepo.AttrFormat)
 	if err != nil {
 		return c, err
 	}
 	if c.Format, err = ParseFormat(f); err != nil {
-		return c, fmt.Errorf("attribute %s: %w", AttrFormat, err)
+		return c, fmt.Errorf("attribute %s: %w", gitrepo.AttrFormat, err)
 	}
-	if c.Records, err = val(AttrRecords); err != nil {
+	if c.Records, err = val(gitrepo.AttrRecords); err != nil {
 		return c, err
 	}
-	if c.ID, err = val(AttrID); err != nil {
+	if c.ID, err = val(gitrepo.AttrID); err != nil {
 		return c, err
 	}
-	refs, err := val(AttrRef)
+	refs, err := val(gitrepo.AttrRef)
 	if err != nil {
 		return c, err
 	}
 	if refs != "" {
 		c.Refs = strings.Split(refs, ",")
 	}
-	mb, err := val(AttrMaxBad)
+	mb, err := val(gitrepo.AttrMaxBad)
 	if err != nil {
 		return c, err
 	}
 	if c.MaxBad, err = ParseAllowance(mb); err != nil {
-		return c, fmt.Errorf("attribute %s: %w", AttrMaxBad, err)
+		return c, fmt.Errorf("attribute %s: %w", gitrepo.AttrMaxBad, err)
 	}
 	return c, c.check()
 }

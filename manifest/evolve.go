@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 // compiled is one schema as compiled for a run, with the files it reads.
@@ -23,13 +25,13 @@ type compiled struct {
 // disk or, when staged, from the index.
 type schemaCache struct {
 	ctx    context.Context
-	repo   *Repo
+	repo   *gitrepo.Repo
 	dir    string
 	staged bool
 	byPath map[string]*compiled
 }
 
-func newSchemaCache(ctx context.Context, repo *Repo, dir string, staged bool) *schemaCache {
+func newSchemaCache(ctx context.Context, repo *gitrepo.Repo, dir string, staged bool) *schemaCache {
 	return &schemaCache{ctx: ctx, repo: repo, dir: dir, staged: staged, byPath: map[string]*compiled{}}
 }
 
@@ -45,7 +47,7 @@ func (c *schemaCache) get(abs string) *compiled {
 			got.files = append(got.files, rel)
 		}
 		if c.staged && rel != "" {
-			if data, err := c.repo.ReadIndexFile(c.ctx, rel); err == nil {
+			if data, err := c.repo.ReadFile(c.ctx, gitrepo.Source{Staged: true}, rel); err == nil {
 				return data, nil
 			}
 		}
@@ -76,7 +78,7 @@ func (c *schemaCache) repoPath(p string) string {
 // (or a file that schema reaches through $ref) is changed in the index. Each
 // comes with the reason it is checked. A commit that changes only manifests
 // costs one git diff.
-func affectedTargets(ctx context.Context, repo *Repo, dir string, req Request, targets []target, schemas *schemaCache) ([]target, error) {
+func affectedTargets(ctx context.Context, repo *gitrepo.Repo, dir string, req Request, targets []target, schemas *schemaCache) ([]target, error) {
 	changed, err := repo.ChangedPaths(ctx)
 	if err != nil || len(changed) == 0 {
 		return nil, err
@@ -103,7 +105,7 @@ func affectedTargets(ctx context.Context, repo *Repo, dir string, req Request, t
 		return nil, nil
 	}
 
-	all, err := repo.TrackedFiles(ctx)
+	all, err := repo.Files(ctx, gitrepo.Source{})
 	if err != nil {
 		return nil, err
 	}
@@ -113,14 +115,16 @@ func affectedTargets(ctx context.Context, repo *Repo, dir string, req Request, t
 			rest = append(rest, p)
 		}
 	}
-	idx, err := repo.Attributes(ctx, rest, true)
+	idx, err := repo.Attributes(ctx, gitrepo.Source{Staged: true}, rest)
 	if err != nil {
 		return nil, err
 	}
-	var head map[string]map[string]string
+	var head map[string]gitrepo.Attrs
 	hasHead := false
-	if len(attrFiles) > 0 {
-		if head, hasHead, err = repo.HeadAttributes(ctx, rest); err != nil {
+	if len(attrFiles) > 0 && repo.HasHead(ctx) {
+		// The attributes as HEAD's .gitattributes files give them.
+		hasHead = true
+		if head, err = repo.Attributes(ctx, gitrepo.Source{Rev: "HEAD"}, rest); err != nil {
 			return nil, err
 		}
 	}
@@ -158,13 +162,13 @@ func affectedTargets(ctx context.Context, repo *Repo, dir string, req Request, t
 }
 
 // mappedAttrs reports whether check-attr values map a file to a schema.
-func mappedAttrs(attrs map[string]string) bool {
-	v := attrs[AttrSchema]
+func mappedAttrs(attrs gitrepo.Attrs) bool {
+	v := attrs[gitrepo.AttrSchema]
 	return v != "" && v != "unspecified" && v != "unset"
 }
 
 // sameAttrs reports whether two files' manifest-* attributes are the same.
-func sameAttrs(a, b map[string]string) bool {
+func sameAttrs(a, b gitrepo.Attrs) bool {
 	for _, name := range attrNames {
 		if a[name] != b[name] {
 			return false

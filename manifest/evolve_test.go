@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 // evolveRepo commits two label manifests checked against schemas/label.json,
@@ -140,13 +142,13 @@ func TestCheckFilesInParallel(t *testing.T) {
 	gitIn(t, dir, "add", "schemas/defs.json")
 
 	const n = 2 // data/a.jsonl and data/b.jsonl
-	defer func(p int, f func(context.Context, *Repo, target, *Schema, Request) (*Report, error)) {
+	defer func(p int, f func(context.Context, *gitrepo.Repo, target, *Schema, Request) (*Report, error)) {
 		fileParallelism, checkFile = p, f
 	}(fileParallelism, checkFile)
 	fileParallelism = n
 	var started sync.WaitGroup
 	started.Add(n)
-	checkFile = func(ctx context.Context, repo *Repo, tg target, sch *Schema, req Request) (*Report, error) {
+	checkFile = func(ctx context.Context, repo *gitrepo.Repo, tg target, sch *Schema, req Request) (*Report, error) {
 		started.Done()
 		started.Wait()
 		return checkOne(ctx, repo, tg, sch, req)

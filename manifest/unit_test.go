@@ -10,6 +10,8 @@ import (
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 func TestCheckRef(t *testing.T) {
@@ -78,17 +80,17 @@ func TestParseAllowance(t *testing.T) {
 }
 
 func TestConfigFromAttrs(t *testing.T) {
-	got, err := configFromAttrs(map[string]string{
-		AttrSchema: "schemas/a.json", AttrFormat: "ndjson", AttrRecords: "unspecified",
-		AttrID: "/id", AttrRef: "/source-ref,/mask-ref", AttrMaxBad: "2%",
+	got, err := configFromAttrs(gitrepo.Attrs{
+		gitrepo.AttrSchema: "schemas/a.json", gitrepo.AttrFormat: "ndjson", gitrepo.AttrRecords: "unspecified",
+		gitrepo.AttrID: "/id", gitrepo.AttrRef: "/source-ref,/mask-ref", gitrepo.AttrMaxBad: "2%",
 	})
 	want := Config{Schema: "schemas/a.json", Format: FormatJSONL, ID: "/id",
 		Refs: []string{"/source-ref", "/mask-ref"}, MaxBad: Allowance{Percent: 2, Set: true}}
 	if err != nil || !cmp.Equal(want, got) {
 		t.Errorf("configFromAttrs = %+v, %v; want %+v", got, err, want)
 	}
-	for _, bad := range []map[string]string{
-		{AttrSchema: "set"}, {AttrFormat: "xml"}, {AttrMaxBad: "lots"}, {AttrID: "id"}, {AttrRef: "/a,"},
+	for _, bad := range []gitrepo.Attrs{
+		{gitrepo.AttrSchema: "set"}, {gitrepo.AttrFormat: "xml"}, {gitrepo.AttrMaxBad: "lots"}, {gitrepo.AttrID: "id"}, {gitrepo.AttrRef: "/a,"},
 	} {
 		if _, err := configFromAttrs(bad); err == nil {
 			t.Errorf("configFromAttrs(%v) succeeded, want an error", bad)

@@ -16,7 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datalfs/datalfs/dataset"
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/manifest"
 	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
@@ -163,7 +163,7 @@ type datasetEnv struct {
 
 func openDatasetEnv(c *cli.Context, needRepo bool) (*datasetEnv, error) {
 	ctx := c.Context
-	lrepo := lfsrepo.Open()
+	lrepo := gitrepo.Here()
 	env := &datasetEnv{}
 	var store *s3store.Store
 	opts := s3store.DefaultOptions()
@@ -178,10 +178,11 @@ func openDatasetEnv(c *cli.Context, needRepo bool) (*datasetEnv, error) {
 	}
 	env.clients = dataset.NewClients(store, opts)
 	if lrepo.InRepo() {
-		r, err := dataset.OpenRepo(ctx, ".")
+		g, err := gitrepo.OpenWorktree(ctx, ".")
 		if err != nil {
 			return nil, withCode(exitUsage, err)
 		}
+		r := &dataset.Repo{Repo: g}
 		if store != nil {
 			r.FetchLFS = func(ctx context.Context, oid string, size int64, w io.WriterAt) error {
 				return store.Download(ctx, oid, size, 0, w, func(int64) {})
@@ -289,11 +290,11 @@ func (env *datasetEnv) manifestsAt(ctx context.Context, rev string, files []stri
 	commit := ""
 	if rev != "" {
 		var err error
-		if commit, err = env.repo.Commit(ctx, rev); err != nil {
+		if commit, err = env.repo.Resolve(ctx, rev); err != nil {
 			return nil, "", withCode(exitUsage, err)
 		}
 	}
-	rel, err := env.repo.Rel(files)
+	rel, err := env.repo.RelAll(files)
 	if err != nil {
 		return nil, "", withCode(exitUsage, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datalfs/datalfs/doctor"
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 func doctorCommand() *cli.Command {
@@ -35,7 +35,7 @@ func doctorCommand() *cli.Command {
 				return withCode(exitUsage, errors.New("--timeout: want a positive duration such as 10s"))
 			}
 			cfg := doctor.Config{
-				Repo:      lfsrepo.Open(),
+				Repo:      gitrepo.Here(),
 				Remote:    c.String("remote"),
 				Agent:     agentName,
 				WriteTest: c.Bool("write-test"),

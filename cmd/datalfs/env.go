@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/s3store"
 )
 
@@ -28,11 +28,11 @@ func envCommand() *cli.Command {
 
 func printEnv(c *cli.Context, remote string, w io.Writer) error {
 	ctx := c.Context
-	repo := lfsrepo.Open()
+	repo := gitrepo.Here()
 	line := func(k, v string) { fmt.Fprintf(w, "%-15s %s\n", k+":", v) }
 	line("version", c.App.Version)
 	if repo.InRepo() {
-		line("git dir", repo.GitDir())
+		line("git dir", repo.GitDir)
 		line("lfs temp dir", repo.TempDir())
 	} else {
 		line("git dir", "(not in a git repository)")

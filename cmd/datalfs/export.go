@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datalfs/datalfs/export"
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/s3store"
 )
 
@@ -73,7 +73,7 @@ func exportCommand() *cli.Command {
 }
 
 func runExport(ctx context.Context, stdout, stderr io.Writer, o export.Options) error {
-	opts, err := s3store.LoadOptions(os.LookupEnv, lfsrepo.Open().Config)
+	opts, err := s3store.LoadOptions(os.LookupEnv, gitrepo.Here().Config)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}

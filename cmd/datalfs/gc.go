@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datalfs/datalfs/gc"
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/s3store"
 )
 
@@ -84,7 +84,7 @@ func checkShared(o gcOptions, loc s3store.Location) error {
 func runGC(c *cli.Context, o gcOptions) error {
 	ctx := c.Context
 	out := c.App.Writer
-	repo := lfsrepo.Open()
+	repo := gitrepo.Here()
 	if !repo.InRepo() {
 		return withCode(exitUsage, errors.New("not in a git repository: run `datalfs gc` inside a clone of the repository whose bucket prefix to clean"))
 	}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/gitcmd"
-	"github.com/datalfs/datalfs/lfsrepo"
 	"github.com/datalfs/datalfs/s3store"
 )
 
@@ -57,7 +57,7 @@ func uninstallCommand() *cli.Command {
 }
 
 func install(ctx context.Context, global bool, rawURL string, out io.Writer) error {
-	repo := lfsrepo.Open()
+	repo := gitrepo.Here()
 	if !global && !repo.InRepo() {
 		return withCode(exitUsage, fmt.Errorf("not in a git repository: run `datalfs install` inside one, or use --global"))
 	}
@@ -135,7 +135,7 @@ type skippedURL struct{ url, why string }
 // from them the URLs that belong to a Git host's own LFS server and must
 // never be bound: those git-lfs derives from a Git remote's URL, and
 // configured ones that name an LFS server's API (.../info/lfs).
-func configuredURLs(repo *lfsrepo.Repo) (bind []string, skipped []skippedURL) {
+func configuredURLs(repo *gitrepo.Repo) (bind []string, skipped []skippedURL) {
 	seen := map[string]bool{}
 	for _, ru := range repo.RemoteURLs() {
 		u := strings.TrimRight(ru.URL, "/")
@@ -166,7 +166,7 @@ func errNoBucketURL(sk skippedURL) error {
 }
 
 func uninstall(ctx context.Context, global bool, out io.Writer) error {
-	repo := lfsrepo.Open()
+	repo := gitrepo.Here()
 	if !global && !repo.InRepo() {
 		return withCode(exitUsage, fmt.Errorf("not in a git repository: run `datalfs uninstall` inside one, or use --global"))
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datalfs/datalfs/dataset"
-	"github.com/datalfs/datalfs/internal/gitcmd"
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/lineage"
 	"github.com/datalfs/datalfs/manifest"
 )
@@ -100,16 +100,16 @@ func lineageExit(err error) error {
 var revFlag = &cli.StringFlag{Name: "rev", Usage: "read the records and files at commit `REV` (default: the working tree)"}
 
 // openLineage opens the repository and resolves --rev (def when unset).
-func openLineage(c *cli.Context, def string) (*lineage.Repo, lineage.Source, error) {
+func openLineage(c *cli.Context, def string) (*lineage.Repo, gitrepo.Source, error) {
 	r, err := lineage.Open(c.Context, ".")
 	if err != nil {
-		return nil, lineage.Source{}, withCode(exitUsage, err)
+		return nil, gitrepo.Source{}, withCode(exitUsage, err)
 	}
 	rev := c.String("rev")
 	if rev == "" {
 		rev = def
 	}
-	var src lineage.Source
+	var src gitrepo.Source
 	if rev != "" {
 		if src.Rev, err = r.Resolve(c.Context, rev); err != nil {
 			return nil, src, withCode(exitUsage, err)
@@ -301,7 +301,7 @@ func runLineageVerify(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("staged") {
-		src = lineage.Source{Staged: true}
+		src = gitrepo.Source{Staged: true}
 	}
 	res, err := r.Verify(c.Context, src)
 	if err != nil {
@@ -375,7 +375,7 @@ func runLineageExport(c *cli.Context) error {
 	ns := c.String("namespace")
 	if ns == "" {
 		ns = "file://" + r.Top
-		if u, err := gitcmd.Run(c.Context, r.Top, "config", "--get", "remote.origin.url"); err == nil && u != "" && !strings.Contains(u, "@") {
+		if u := r.OriginURL(c.Context); u != "" {
 			ns = u
 		}
 	}
@@ -389,7 +389,11 @@ func lockLineage(ctx context.Context, top string, l dataset.Lock) (string, []str
 	for _, m := range l.Manifests {
 		paths = append(paths, m.Path)
 	}
-	d, steps, err := (&lineage.Repo{Top: top}).ClosureDigest(ctx, l.Commit, paths)
+	r, err := lineage.Open(ctx, top)
+	if err != nil {
+		return "", nil, err
+	}
+	d, steps, err := r.ClosureDigest(ctx, l.Commit, paths)
 	if err != nil {
 		return "", nil, fmt.Errorf("the lineage of the locked manifests: %w", err)
 	}

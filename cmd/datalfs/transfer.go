@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/s3store"
 	"github.com/datalfs/datalfs/transfer"
 )
@@ -59,7 +59,7 @@ func detachStdin(in io.Reader) (protocol io.Reader, restore func(), err error) {
 // openTarget resolves the bucket and temp dir for one agent session, the way
 // git-lfs resolves the LFS URL for the remote it named in init.
 func openTarget(ctx context.Context, operation, remote string) (*transfer.Target, error) {
-	repo := lfsrepo.Open()
+	repo := gitrepo.Here()
 	store, err := openStore(ctx, repo, operation, remote)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func openTarget(ctx context.Context, operation, remote string) (*transfer.Target
 }
 
 // openStore returns the store behind the repository's LFS URL for remote.
-func openStore(ctx context.Context, repo *lfsrepo.Repo, operation, remote string) (*s3store.Store, error) {
+func openStore(ctx context.Context, repo *gitrepo.Repo, operation, remote string) (*s3store.Store, error) {
 	rawURL, err := repo.LFSURL(operation, remote)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 func uploadsCommand() *cli.Command {
@@ -27,7 +27,7 @@ func uploadsCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			ctx := c.Context
-			store, err := openStore(ctx, lfsrepo.Open(), "upload", c.String("remote"))
+			store, err := openStore(ctx, gitrepo.Here(), "upload", c.String("remote"))
 			if err != nil {
 				return withCode(exitUsage, err)
 			}

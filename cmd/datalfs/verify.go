@@ -13,7 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
-	"github.com/datalfs/datalfs/lfsrepo"
+	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/lfsscan"
 	"github.com/datalfs/datalfs/s3store"
 	"github.com/datalfs/datalfs/verify"
@@ -99,7 +99,7 @@ func describeRevs(revs []string, mode lfsscan.Mode) string {
 func runVerify(c *cli.Context, v verifyRun) error {
 	ctx := c.Context
 	out := c.App.Writer
-	repo := lfsrepo.Open()
+	repo := gitrepo.Here()
 	if !repo.InRepo() {
 		return withCode(exitUsage, errors.New("not in a git repository: run `datalfs verify` inside the clone to check"))
 	}
@@ -153,7 +153,7 @@ func runVerify(c *cli.Context, v verifyRun) error {
 
 // samePushURL refuses --push-missing when pushes go elsewhere than the
 // bucket being checked (lfs.pushurl): repairing one would not fix the other.
-func samePushURL(repo *lfsrepo.Repo, remote string) error {
+func samePushURL(repo *gitrepo.Repo, remote string) error {
 	down, err := repo.LFSURL("download", remote)
 	if err != nil {
 		return err

@@ -21,9 +21,10 @@ type Cmd struct {
 	Stdin []byte
 }
 
-// Output runs git with args and returns its standard output. When git fails
-// the error reads "git SUBCOMMAND: what git printed on stderr".
-func (c Cmd) Output(ctx context.Context, args ...string) ([]byte, error) {
+// Command returns git with args, set up as c says, for callers that wire
+// its pipes themselves (a pipeline of git processes). Turn its failure into
+// an error with Fail.
+func (c Cmd) Command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = c.Dir
 	if c.Env != nil {
@@ -32,19 +33,48 @@ func (c Cmd) Output(ctx context.Context, args ...string) ([]byte, error) {
 	if c.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(c.Stdin)
 	}
+	return cmd
+}
+
+// Error is a failed git command: Error reads "git SUBCOMMAND: what git
+// printed on stderr", and Unwrap gives the process's error (an
+// *exec.ExitError when git ran and failed).
+type Error struct {
+	Sub    string // the subcommand and whatever of the arguments the caller named
+	Stderr string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	msg := e.Stderr
+	if msg == "" {
+		msg = e.Err.Error()
+	}
+	return fmt.Sprintf("git %s: %s", e.Sub, msg)
+}
+
+// Unwrap returns the process's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Fail returns the *Error for git named sub (its subcommand, or the
+// subcommand and arguments) that failed with err after printing stderr.
+func Fail(sub string, err error, stderr *bytes.Buffer) error {
+	return &Error{Sub: sub, Stderr: strings.TrimSpace(stderr.String()), Err: err}
+}
+
+// Output runs git with args and returns its standard output. When git fails
+// the error is an *Error: "git SUBCOMMAND: what git printed on stderr".
+func (c Cmd) Output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := c.Command(ctx, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
 		sub := ""
 		if len(args) > 0 {
 			sub = args[0]
 		}
-		return out, fmt.Errorf("git %s: %s", sub, msg)
+		return out, Fail(sub, err, &stderr)
 	}
 	return out, nil
 }
@@ -71,14 +101,7 @@ func SplitNUL(out []byte) []string {
 // too large to hold (a blob). Close drains what is left, waits for git and
 // reports its failure as "git SUBCOMMAND: what git printed on stderr".
 func (c Cmd) Stream(ctx context.Context, args ...string) (io.ReadCloser, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = c.Dir
-	if c.Env != nil {
-		cmd.Env = append(os.Environ(), c.Env...)
-	}
-	if c.Stdin != nil {
-		cmd.Stdin = bytes.NewReader(c.Stdin)
-	}
+	cmd := c.Command(ctx, args...)
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
@@ -101,11 +124,7 @@ type stream struct {
 func (s *stream) Close() error {
 	_, _ = io.Copy(io.Discard, s.ReadCloser)
 	if err := s.cmd.Wait(); err != nil {
-		msg := strings.TrimSpace(s.stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return fmt.Errorf("git %s: %s", s.sub, msg)
+		return Fail(s.sub, err, s.stderr)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package gitcmd
 
 import (
 	"context"
+	"errors"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -61,5 +63,20 @@ func TestStream(t *testing.T) {
 	io.ReadAll(rc)
 	if err := rc.Close(); err == nil || !strings.HasPrefix(err.Error(), "git cat-file: ") || !strings.Contains(err.Error(), "fatal") {
 		t.Errorf("Close after a failed cat-file = %v, want git's message after \"git cat-file: \"", err)
+	}
+}
+
+// TestErrorUnwraps: a failed git is an *Error whose process error callers
+// can still tell apart (git ran and failed, or could not start).
+func TestErrorUnwraps(t *testing.T) {
+	_, err := Run(context.Background(), t.TempDir(), "rev-parse", "--git-dir")
+	var ge *Error
+	var ee *exec.ExitError
+	if !errors.As(err, &ge) || !errors.As(err, &ee) || ee.ExitCode() != 128 || ge.Sub != "rev-parse" {
+		t.Errorf("Run outside a repository: %v, want an *Error wrapping git's exit status 128", err)
+	}
+	_, err = Run(context.Background(), "/no/such/dir", "version")
+	if !errors.As(err, &ge) || errors.As(err, &ee) {
+		t.Errorf("Run in a missing directory: %v, want an *Error that is no exit status", err)
 	}
 }

@@ -1,4 +1,4 @@
-package lfsrepo
+package gitrepo
 
 import (
 	"os"
@@ -69,7 +69,7 @@ func TestLFSURLConfigured(t *testing.T) {
 				}
 			}
 			t.Chdir(dir)
-			r := Open()
+			r := Here()
 			for op, want := range tt.want {
 				if got := r.LFSURLConfigured(op, tt.remote); got != want {
 					u, _ := r.LFSURL(op, tt.remote)

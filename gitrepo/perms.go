@@ -1,4 +1,4 @@
-package lfsrepo
+package gitrepo
 
 import "io/fs"
 
@@ -6,4 +6,4 @@ import "io/fs"
 // repository (its object store included): 0666 less the mask that
 // core.sharedRepository sets (group: 0660, all: 0664, an octal mode: that
 // mode), or less the process's umask when it is unset.
-func (r *Repo) ObjectMode() fs.FileMode { return r.cfg.RepositoryPermissions(false) }
+func (r *Repo) ObjectMode() fs.FileMode { return r.config().RepositoryPermissions(false) }

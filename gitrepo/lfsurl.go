@@ -1,4 +1,4 @@
-package lfsrepo
+package gitrepo
 
 import (
 	"github.com/git-lfs/git-lfs/v3/lfsapi"
@@ -24,11 +24,11 @@ type RemoteURL struct {
 // in git-lfs's order of precedence. Remotes without any LFS URL are left
 // out.
 func (r *Repo) RemoteURLs() []RemoteURL {
-	remotes := r.cfg.Remotes()
+	remotes := r.config().Remotes()
 	if len(remotes) == 0 {
 		remotes = []string{""}
 	}
-	finder := lfsapi.NewEndpointFinder(r.cfg)
+	finder := lfsapi.NewEndpointFinder(r.config())
 	var urls []RemoteURL
 	for _, remote := range remotes {
 		for _, op := range []string{"download", "upload"} {
@@ -54,7 +54,7 @@ func (r *Repo) LFSURLConfigured(operation, remote string) bool {
 // and remote comes from a key the user set rather than from the Git
 // remote's URL or FETCH_HEAD.
 func (r *Repo) configured(operation, remote string) bool {
-	has := func(key string) bool { _, ok := r.cfg.Git.Get(key); return ok }
+	has := func(key string) bool { _, ok := r.config().Git.Get(key); return ok }
 	if operation == "upload" && has("lfs.pushurl") {
 		return true
 	}
