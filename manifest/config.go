@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/datalfs/datalfs/gitrepo"
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/datalfs/datalfs/s3ref"
 )
 
@@ -162,11 +163,11 @@ func configFromAttrs(attrs gitrepo.Attrs) (Config, error) {
 
 // check validates the pointers in c.
 func (c Config) check() error {
-	if _, err := SplitPointer(c.Records); err != nil {
+	if _, err := jsonpointer.Split(c.Records); err != nil {
 		return fmt.Errorf("records: %w", err)
 	}
 	if c.ID != "" {
-		if _, err := SplitPointer(c.ID); err != nil || c.ID == "" {
+		if _, err := jsonpointer.Split(c.ID); err != nil || c.ID == "" {
 			return fmt.Errorf("id field: %w", err)
 		}
 	}
@@ -174,7 +175,7 @@ func (c Config) check() error {
 		if r == "" {
 			return fmt.Errorf("reference field: empty JSON pointer")
 		}
-		if _, err := SplitPointer(r); err != nil {
+		if _, err := jsonpointer.Split(r); err != nil {
 			return fmt.Errorf("reference field: %w", err)
 		}
 	}

@@ -4,8 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 
-	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 )
 
 // fieldKind says which JSON types a CSV column's schema allows, and so how

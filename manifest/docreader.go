@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 	"github.com/datalfs/datalfs/internal/jsonpointer"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 )
 
 // docReader streams the elements of one array inside a JSON document without
@@ -33,7 +33,7 @@ type docReader struct {
 }
 
 func newDocReader(r *bufio.Reader, records string) (*docReader, error) {
-	toks, err := SplitPointer(records)
+	toks, err := jsonpointer.Split(records)
 	if err != nil {
 		return nil, err
 	}

@@ -5,9 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/datalfs/datalfs/manifest/internal/fastpath"
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/google/go-cmp/cmp"
 )
 
 // fastCase is a schema, a record and what the library says of it.

@@ -16,10 +16,11 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/datalfs/datalfs/manifest/internal/fastpath"
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/internal/jsonpointer"
-	"github.com/google/go-cmp/cmp"
 )
 
 // The differential test of the fast path.
@@ -424,7 +425,7 @@ func (g *recordGen) resolve(ref string) any {
 	if ref == "#" {
 		return g.root
 	}
-	toks, err := SplitPointer(strings.TrimPrefix(ref, "#"))
+	toks, err := jsonpointer.Split(strings.TrimPrefix(ref, "#"))
 	if err != nil || len(toks) != 2 {
 		return true
 	}
@@ -775,7 +776,7 @@ func runCase(t *testing.T, dc diffCase, st *diffStats) {
 			continue
 		}
 		for _, ptr := range diffPointers {
-			toks, _ := SplitPointer(ptr)
+			toks, _ := jsonpointer.Split(ptr)
 			want, wantOK := jsonpointer.Lookup(v, toks)
 			raw, gotOK := fvs[0].Lookup(data, toks)
 			if verdicts[0] {

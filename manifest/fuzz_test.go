@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/datalfs/datalfs/internal/jsonpointer"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 )
 
 // fuzzSchema accepts most records but exercises nested validation.
@@ -97,7 +99,7 @@ func FuzzJSONDoc(f *testing.F) {
 	}
 	f.Add([]byte(`{"a": [{"id": 1}, {"id": "x"}], "b": {"c": [[{"id": 2}]]}}`), "/b/c/0")
 	f.Fuzz(func(t *testing.T, data []byte, records string) {
-		if _, err := SplitPointer(records); err != nil {
+		if _, err := jsonpointer.Split(records); err != nil {
 			return
 		}
 		fuzzValidate(t, data, Config{Format: FormatJSON, Records: records})

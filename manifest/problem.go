@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/datalfs/datalfs/internal/jsonpointer"
 )
 
 // Problem is one thing wrong with a manifest, located by line and JSON pointer.
@@ -85,8 +83,3 @@ func shorten(s string) string {
 	r := []rune(s)
 	return string(r[:maxValueLen-1]) + "…"
 }
-
-// SplitPointer splits an RFC 6901 JSON pointer into unescaped tokens: the
-// one reader of the pointers in manifest-* attributes, for validation and
-// the dataset commands alike.
-func SplitPointer(ptr string) ([]string, error) { return jsonpointer.Split(ptr) }

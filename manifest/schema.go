@@ -12,14 +12,15 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/datalfs/datalfs/manifest/internal/ecmaregex"
-	"github.com/datalfs/datalfs/manifest/internal/fastpath"
-	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/datalfs/datalfs/internal/jsonpointer"
+	"github.com/datalfs/datalfs/manifest/internal/ecmaregex"
+	"github.com/datalfs/datalfs/manifest/internal/fastpath"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 )
 
 // ReadFunc reads a file by its path on disk. The staged mode passes one that

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/datalfs/datalfs/internal/jsonpointer"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 
 	"github.com/datalfs/datalfs/gitrepo"
 )
@@ -169,14 +170,14 @@ func TestShortValue(t *testing.T) {
 	}
 }
 
-func TestSplitPointer(t *testing.T) {
-	got, err := SplitPointer("/a~1b/c~0d/0")
+func TestJSONPointerSplit(t *testing.T) {
+	got, err := jsonpointer.Split("/a~1b/c~0d/0")
 	if want := []string{"a/b", "c~d", "0"}; err != nil || !cmp.Equal(want, got) {
 		t.Errorf("splitPointer = %q, %v, want %q", got, err, want)
 	}
 	for _, bad := range []string{"a", "/a~", "/a~2"} {
-		if _, err := SplitPointer(bad); err == nil {
-			t.Errorf("SplitPointer(%q) succeeded", bad)
+		if _, err := jsonpointer.Split(bad); err == nil {
+			t.Errorf("jsonpointer.Split(%q) succeeded", bad)
 		}
 	}
 	if p := jsonpointer.Format("a/b", "c~d"); p != "/a~1b/c~0d" {

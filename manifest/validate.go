@@ -16,9 +16,9 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/datalfs/datalfs/internal/jsonpointer"
 	"github.com/datalfs/datalfs/manifest/internal/fastpath"
 	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
-	"github.com/datalfs/datalfs/internal/jsonpointer"
 )
 
 // DefaultMaxProblems is how many problems per file a report keeps by default.
@@ -141,11 +141,11 @@ func Validate(ctx context.Context, src io.Reader, name string, sch *Schema, cfg 
 	default:
 		rr = newJSONLReader(br)
 	}
-	c.id, _ = SplitPointer(cfg.ID)
+	c.id, _ = jsonpointer.Split(cfg.ID)
 	c.hasID = cfg.ID != ""
 	c.idPtr = cfg.ID
 	for _, r := range cfg.Refs {
-		toks, _ := SplitPointer(r)
+		toks, _ := jsonpointer.Split(r)
 		c.refs = append(c.refs, toks)
 		c.refPtrs = append(c.refPtrs, r)
 	}

@@ -1,8 +1,8 @@
 package fastpath
 
 import (
-	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 	"github.com/datalfs/datalfs/internal/jsonpointer"
+	"github.com/datalfs/datalfs/manifest/internal/jsonparse"
 )
 
 // Reading the id and reference fields of a record the fast path certified,
