@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 
+	"github.com/datalfs/datalfs/internal/plural"
 	"github.com/datalfs/datalfs/lfsrepo"
 	"github.com/datalfs/datalfs/lfsscan"
 	"github.com/datalfs/datalfs/s3store"
@@ -139,7 +140,7 @@ func runVerify(c *cli.Context, v verifyRun) error {
 		fmt.Fprintln(out, describeProblem(p))
 	}
 	fmt.Fprintf(out, "Checked %s referenced by %s in %s: %s.\n",
-		plural(sum.Checked, "LFS object"), describeRevs(v.revs, v.mode), store.Location(), countStates(sum))
+		plural.Count(sum.Checked, "LFS object"), describeRevs(v.revs, v.mode), store.Location(), countStates(sum))
 	if len(sum.Problems) == 0 {
 		return nil
 	}
@@ -246,19 +247,11 @@ func pushMissing(c *cli.Context, store *s3store.Store, objectDir string, problem
 	}
 	if failed := rep.Failed(); failed > 0 {
 		fmt.Fprintf(out, "Pushed %d of %s; %d still missing or damaged: push them from a clone that has them.\n",
-			rep.Present, plural(len(problems), "object"), failed)
+			rep.Present, plural.Count(len(problems), "object"), failed)
 		return silentExit(exitProblems)
 	}
-	fmt.Fprintf(out, "Pushed %s: every object checked is now in the bucket.\n", plural(len(rep.Done), "object"))
+	fmt.Fprintf(out, "Pushed %s: every object checked is now in the bucket.\n", plural.Count(len(rep.Done), "object"))
 	return nil
-}
-
-// plural returns "1 object" or "n objects".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // progress draws one status line on a terminal, at most ten times a
