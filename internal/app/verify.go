@@ -114,27 +114,17 @@ func runVerify(c *cli.Context, v verifyRun) error {
 		}
 	}
 	prog := newProgress(c.App.ErrWriter)
-	ptrs, err := lfsscan.Scan(ctx, lfsscan.Options{Revs: v.revs, Mode: v.mode, Progress: func(n int) {
-		prog.show("scanning history: %d git objects", n)
-	}})
-	if err != nil {
-		prog.clear()
-		return withCode(exitUsage, fmt.Errorf("scan the history: %w (check that each REF names a branch, tag or commit)", err))
-	}
-	sum, err := verify.Check(ctx, store, ptrs, v.jobs, func(done, total int) {
-		prog.show("checking the bucket: %d/%d objects", done, total)
+	sum, err := verify.History(ctx, store, verify.HistoryOptions{
+		Revs: v.revs, Mode: v.mode, Jobs: v.jobs,
+		Scanned: func(n int) { prog.show("scanning history: %d git objects", n) },
+		Checked: func(done, total int) { prog.show("checking the bucket: %d/%d objects", done, total) },
 	})
 	prog.clear()
 	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("could not check the bucket: %w", err))
+		return withCode(exitUsage, err)
 	}
-	if len(sum.Problems) > 0 {
-		// A HEAD answers 404 for a missing bucket too, and some servers for
-		// an unknown access key: make sure the objects are what is missing.
-		if err := store.CheckBucket(ctx); err != nil {
-			return withCode(exitUsage, fmt.Errorf("could not check the bucket: %w", err))
-		}
-		nameOrigins(c, v.revs, sum.Problems)
+	if sum.OriginErr != nil {
+		fmt.Fprintf(c.App.ErrWriter, "datalfs: %v\n", sum.OriginErr)
 	}
 	for _, p := range sum.Problems {
 		fmt.Fprintln(out, describeProblem(p))
@@ -167,23 +157,6 @@ func samePushURL(repo *lfsrepo.Repo, remote string) error {
 		return fmt.Errorf("--push-missing: pushes go to %s but downloads come from %s (lfs.pushurl): copy the objects between them instead", up, down)
 	}
 	return nil
-}
-
-// nameOrigins fills in the commit that added each problem's pointer. It is
-// best effort: without it the report still names a path.
-func nameOrigins(c *cli.Context, revs []string, problems []verify.Result) {
-	blobs := make(map[string]bool, len(problems))
-	for _, p := range problems {
-		blobs[p.Blob] = true
-	}
-	origins, err := lfsscan.Origins(c.Context, "", revs, blobs)
-	if err != nil {
-		fmt.Fprintf(c.App.ErrWriter, "datalfs: could not name the commits that added the objects: %v\n", err)
-		return
-	}
-	for i := range problems {
-		problems[i].Origin = origins[problems[i].Blob]
-	}
 }
 
 func describeProblem(p verify.Result) string {
