@@ -93,20 +93,12 @@ func runForget(c *cli.Context) error {
 	case err != nil:
 		return withCode(exitProblems, err)
 	}
-	if c.Bool("drop") {
-		idset := map[string]bool{}
-		for _, id := range ids {
-			idset[id] = true
-		}
-		for _, m := range ms {
-			n, err := env.repo.DropRecords(ctx, m, idset)
-			if err != nil {
-				return withCode(exitProblems, err)
-			}
-			if n > 0 {
-				fmt.Fprintf(out, "dropped %s from %s (not staged)\n", plural.Count(n, "record"), m.Path)
-			}
-		}
+	if !c.Bool("drop") {
+		return nil
 	}
-	return nil
+	dropped, err := env.repo.DropAll(ctx, ms, ids)
+	for _, d := range dropped {
+		fmt.Fprintf(out, "dropped %s from %s (not staged)\n", plural.Count(d.Records, "record"), d.Path)
+	}
+	return withCode(exitProblems, err)
 }
