@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/datalfs/datalfs/internal/mems3"
-	"github.com/datalfs/datalfs/s3store"
 )
 
 // historyRepo makes a repository in a sealed git environment, with the
@@ -77,16 +76,7 @@ func TestHistory(t *testing.T) {
 // is missing; History must say so rather than call every object missing.
 func TestHistoryMissingBucket(t *testing.T) {
 	srv := mems3.Start(t, "bucket")
-	loc, err := s3store.ParseURL(srv.URL + "/nosuchbucket/repo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := s3store.DefaultOptions()
-	opts.MaxAttempts = 1
-	s, err := s3store.New(context.Background(), loc, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := storeAt(t, srv.URL+"/nosuchbucket/repo")
 	historyRepo(t, newObject(10, 1, "a.bin"))
 	sum, err := History(context.Background(), s, HistoryOptions{Revs: []string{"HEAD"}, Jobs: 1})
 	if err == nil || !strings.Contains(err.Error(), `bucket "nosuchbucket" does not exist`) {
