@@ -146,22 +146,20 @@ func runGC(c *cli.Context, o gcOptions) error {
 			plural.Count(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes), o.grace)
 		return nil
 	}
-	failed, inUse := 0, 0
-	for _, d := range gc.Delete(ctx, store, plan, o.jobs) {
+	col := gc.Collect(ctx, store, plan, o.jobs)
+	for _, d := range col.Outcomes {
 		switch {
 		case d.Err != nil:
-			failed++
 			fmt.Fprintf(out, "not deleted: %s: %v\n", d.Oid, d.Err)
 		case d.InUse:
-			inUse++
 			fmt.Fprintf(out, "kept: %s: a push relied on it while gc ran\n", d.Oid)
 		}
 	}
-	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", len(plan.Garbage)-failed-inUse, plural.Count(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
-	if v, err := store.Versioning(ctx); err == nil && v == "Enabled" {
+	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", col.Deleted, plural.Count(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
+	if col.Recoverable {
 		fmt.Fprintln(out, "The bucket is versioned: the deleted objects remain as noncurrent versions, recoverable, until a lifecycle rule expires them.")
 	}
-	if failed > 0 {
+	if col.Failed > 0 {
 		return silentExit(exitProblems)
 	}
 	return nil
