@@ -158,3 +158,31 @@ func (r *Repo) DropRecords(ctx context.Context, m Manifest, ids map[string]bool)
 	}
 	return dropped, os.Rename(tmp, p)
 }
+
+// Dropped says how many records DropAll removed from one manifest.
+type Dropped struct {
+	Path    string // the manifest, relative to the top of the working tree
+	Records int
+}
+
+// DropAll removes the records whose id is in ids from each working-tree
+// manifest of ms, in order, and reports the manifests it changed. It stops
+// at the first manifest it cannot rewrite (a JSON document, an unreadable
+// file); the report still lists those changed before it.
+func (r *Repo) DropAll(ctx context.Context, ms []Manifest, ids []string) ([]Dropped, error) {
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	var done []Dropped
+	for _, m := range ms {
+		n, err := r.DropRecords(ctx, m, set)
+		if err != nil {
+			return done, err
+		}
+		if n > 0 {
+			done = append(done, Dropped{Path: m.Path, Records: n})
+		}
+	}
+	return done, nil
+}

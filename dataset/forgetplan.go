@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/datalfs/datalfs/internal/plural"
 	"github.com/datalfs/datalfs/s3ref"
 )
 
@@ -126,20 +127,13 @@ func (r *Repo) Forget(ctx context.Context, clients *Clients, targets []ForgetTar
 	}
 	if len(tombs) > 0 {
 		if err := r.AppendTombstones(ctx, tombs); err != nil {
-			werr := fmt.Errorf("the tombstones of %d deleted %s could not be recorded (%w): add them to %s by hand and stage it", len(tombs), pluralWord(len(tombs), "asset"), err, TombstonePath)
+			werr := fmt.Errorf("the tombstones of %d deleted %s could not be recorded (%w): add them to %s by hand and stage it", len(tombs), plural.Word(len(tombs), "asset"), err, TombstonePath)
 			return rep, errors.Join(failed, werr)
 		}
 		rep.Recorded = len(tombs)
 	}
 	if failed != nil && rep.Recorded > 0 {
-		failed = fmt.Errorf("%w (tombstones written for the %d %s deleted before)", failed, rep.Recorded, pluralWord(rep.Recorded, "asset"))
+		failed = fmt.Errorf("%w (tombstones written for the %d %s deleted before)", failed, rep.Recorded, plural.Word(rep.Recorded, "asset"))
 	}
 	return rep, failed
-}
-
-func pluralWord(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
 }

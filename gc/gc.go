@@ -11,6 +11,9 @@
 // by the server's clock. Deletion happens only when every object the
 // published history needs is present, so gc never runs on a bucket that
 // verify would fail.
+//
+// StaleUploads finds the other thing a prefix keeps for nobody: multipart
+// uploads that interrupted pushes left unfinished.
 package gc
 
 import (

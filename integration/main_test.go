@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/datalfs/datalfs/integration/internal/s3test"
+	"github.com/datalfs/datalfs/internal/app"
 )
 
 // Environment variables that point the tests at their tools. Unset, the
@@ -29,7 +30,7 @@ const (
 	envGitLFS    = "DATALFS_TEST_GIT_LFS"     // git-lfs of the version go.mod pins
 	envGitLFSOld = "DATALFS_TEST_GIT_LFS_OLD" // an older git-lfs (Debian's 3.3.0) for TestScriptsOldClient
 	envGateway   = "DATALFS_TEST_VERSITYGW"   // versitygw
-	envRace      = "DATALFS_TEST_RACE"        // "1" builds the agent with -race
+	envRace      = "DATALFS_TEST_RACE"        // "1" builds the separately built agent with -race
 )
 
 const (
@@ -38,20 +39,29 @@ const (
 	// oldClientTag marks a script that TestScriptsOldClient also runs: a
 	// comment line "# tags: oldclient" in the script's leading comment.
 	oldClientTag = "oldclient"
+	// builtBinaryTag marks a script that runs the datalfs binary built from
+	// cmd/datalfs with go build, instead of this test binary under the name
+	// datalfs: "# tags: builtbinary".
+	builtBinaryTag = "builtbinary"
 )
 
-// harness is what every script shares: the built agent, one gateway and the
+// harness is what every script shares: the agent, one gateway and the
 // git-lfs clients to test with. It is made once, by the first test that
 // needs it, and torn down by TestMain.
 type harness struct {
-	tmp       string
-	datalfs   string // the agent built from this tree
-	gw        *gateway
-	s3        *s3.Client
-	accessKey string
-	secretKey string
-	current   *lfsClient
-	old       *lfsClient // nil when no old client is configured
+	tmp     string
+	datalfs string // this test binary under the name datalfs: the CLI in-process
+	built   string // where the agent built from cmd/datalfs goes (see builtAgent)
+	// builtScripts names the scripts tagged builtbinary.
+	builtScripts map[string]bool
+	buildOnce    sync.Once
+	buildErr     error
+	gw           *gateway
+	s3           *s3.Client
+	accessKey    string
+	secretKey    string
+	current      *lfsClient
+	old          *lfsClient // nil when no old client is configured
 	// unavailable says why scripts cannot run on this machine (a tool is
 	// missing or has the wrong version): they skip, or fail when CI=true.
 	unavailable    string
@@ -59,12 +69,14 @@ type harness struct {
 	buckets        atomic.Int64
 }
 
-// lfsClient is one git-lfs binary and the PATH directory that puts it, and
-// the agent, first.
+// lfsClient is one git-lfs binary and the PATH directories that put it, and
+// the agent, first: binDir with the in-process agent, builtDir with the
+// agent built from cmd/datalfs.
 type lfsClient struct {
-	version string
-	binDir  string
-	old     bool
+	version  string
+	binDir   string
+	builtDir string
+	old      bool
 }
 
 var (
@@ -73,12 +85,27 @@ var (
 	sharedErr   error
 )
 
+// TestMain runs the tests or, when this binary was started under the name
+// datalfs, the datalfs command line itself: testscript.Main puts a copy of
+// this binary named datalfs first on PATH, so scripts, git-lfs starting
+// `datalfs transfer` and the fault tests all run the real commands
+// in-process, with coverage (-coverpkg) and the race detector (-race) of
+// this test binary.
 func TestMain(m *testing.M) {
-	code := m.Run()
+	testscript.Main(closingM{m}, map[string]func(){
+		"datalfs": func() { os.Exit(app.Main()) },
+	})
+}
+
+// closingM runs the tests, then tears the shared harness down.
+type closingM struct{ m *testing.M }
+
+func (c closingM) Run() int {
+	code := c.m.Run()
 	if shared != nil {
 		shared.close(code != 0)
 	}
-	os.Exit(code)
+	return code
 }
 
 // TestScripts runs every script in testdata/script with the pinned git-lfs.
@@ -128,7 +155,7 @@ func skipOrFail(t *testing.T, reason string) {
 	t.Skip(reason)
 }
 
-// newHarness finds the tools, builds the agent and starts the gateway. A
+// newHarness finds the tools and the in-process agent and starts the gateway. A
 // missing tool is reported in unavailable; anything else that goes wrong is
 // an error.
 func newHarness() (*harness, error) {
@@ -165,13 +192,24 @@ func newHarness() (*harness, error) {
 		return h, err
 	}
 
-	h.datalfs = filepath.Join(tmp, "bin", "datalfs")
-	if err := buildAgent(h.datalfs); err != nil {
+	if h.datalfs, err = inProcessAgent(); err != nil {
 		return h, err
 	}
+	h.built = filepath.Join(tmp, "bin", "datalfs")
+	built, err := taggedScripts(scriptDir, builtBinaryTag)
+	if err != nil {
+		return h, err
+	}
+	h.builtScripts = map[string]bool{}
+	for _, f := range built {
+		h.builtScripts[strings.TrimSuffix(filepath.Base(f), ".txtar")] = true
+	}
 	for _, c := range []*lfsClient{h.current, h.old} {
-		if c != nil {
-			if err := os.Symlink(h.datalfs, filepath.Join(c.binDir, "datalfs")); err != nil {
+		if c == nil {
+			continue
+		}
+		for dir, agent := range map[string]string{c.binDir: h.datalfs, c.builtDir: h.built} {
+			if err := os.Symlink(agent, filepath.Join(dir, "datalfs")); err != nil {
 				return h, fmt.Errorf("link agent: %w", err)
 			}
 		}
@@ -237,8 +275,8 @@ func findTool(env, name string) (path, missing string) {
 	return p, ""
 }
 
-// newClient checks the version of the git-lfs at path and makes a PATH
-// directory that holds it.
+// newClient checks the version of the git-lfs at path and makes the PATH
+// directories that hold it.
 func (h *harness) newClient(name, path string, old bool) (*lfsClient, error) {
 	out, err := exec.Command(path, "version").CombinedOutput()
 	if err != nil {
@@ -248,16 +286,19 @@ func (h *harness) newClient(name, path string, old bool) (*lfsClient, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s version printed %q, not git-lfs/X.Y.Z", path, out)
 	}
-	c := &lfsClient{version: string(m[1]), binDir: filepath.Join(h.tmp, "path-"+name), old: old}
-	if err := os.MkdirAll(c.binDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create PATH directory: %w", err)
-	}
+	c := &lfsClient{version: string(m[1]), binDir: filepath.Join(h.tmp, "path-"+name),
+		builtDir: filepath.Join(h.tmp, "path-"+name+"-built"), old: old}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Symlink(abs, filepath.Join(c.binDir, "git-lfs")); err != nil {
-		return nil, fmt.Errorf("link git-lfs: %w", err)
+	for _, dir := range []string{c.binDir, c.builtDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create PATH directory: %w", err)
+		}
+		if err := os.Symlink(abs, filepath.Join(dir, "git-lfs")); err != nil {
+			return nil, fmt.Errorf("link git-lfs: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -287,6 +328,24 @@ func versionLess(a, b string) bool {
 		}
 	}
 	return len(as) < len(bs)
+}
+
+// inProcessAgent returns the copy of this test binary that testscript.Main
+// put, named datalfs, in the directory it added first to PATH.
+func inProcessAgent() (string, error) {
+	dir, _, _ := strings.Cut(os.Getenv("PATH"), string(os.PathListSeparator))
+	p := filepath.Join(dir, "datalfs")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("testscript.Main put no datalfs first on PATH: %w", err)
+	}
+	return p, nil
+}
+
+// builtAgent builds cmd/datalfs into h.built the first time a script
+// tagged builtbinary needs it.
+func (h *harness) builtAgent() error {
+	h.buildOnce.Do(func() { h.buildErr = buildAgent(h.built) })
+	return h.buildErr
 }
 
 // buildAgent builds cmd/datalfs into out, with the race detector when
@@ -379,8 +438,8 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // setup seals each script's environment: its own HOME with a global git
-// config and git-lfs's filters, PATH with the agent and the chosen git-lfs
-// first, the gateway's keys in the standard AWS variables and a fresh
+// config and git-lfs's filters, PATH with the agent (in-process, or the
+// built one for a script tagged builtbinary) and the chosen git-lfs first, the gateway's keys in the standard AWS variables and a fresh
 // bucket. Scripts see ENDPOINT, BUCKET and LFSURL ($ENDPOINT/$BUCKET/repo).
 func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 	return func(e *testscript.Env) error {
@@ -388,13 +447,21 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 		if err := os.Mkdir(home, 0o755); err != nil {
 			return err
 		}
-		bucket := h.bucketName(strings.TrimPrefix(filepath.Base(e.WorkDir), "script-"))
+		script := strings.TrimPrefix(filepath.Base(e.WorkDir), "script-")
+		bucket := h.bucketName(script)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := s3test.CreateBucket(ctx, h.s3, bucket, false); err != nil {
 			return err
 		}
-		for k, v := range h.sealedEnv(c, home) {
+		env := h.sealedEnv(c, home)
+		if h.builtScripts[script] {
+			if err := h.builtAgent(); err != nil {
+				return err
+			}
+			env["PATH"] = c.builtDir + string(os.PathListSeparator) + os.Getenv("PATH")
+		}
+		for k, v := range env {
 			e.Setenv(k, v)
 		}
 		for _, kv := range [][2]string{
@@ -419,9 +486,10 @@ func (h *harness) setup(c *lfsClient) func(*testscript.Env) error {
 // sealedEnv is the environment every script and fault test starts from:
 // its own HOME, PATH with the agent and client c first, no system git
 // config, no prompts, the C locale and the gateway's keys in the standard
-// AWS variables.
+// AWS variables. GOCOVERDIR and GORACE pass through, so that the in-process
+// agent writes its coverage and reads its race options wherever it runs.
 func (h *harness) sealedEnv(c *lfsClient, home string) map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"HOME":                      home,
 		"PATH":                      c.binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"GIT_CONFIG_NOSYSTEM":       "1",
@@ -432,6 +500,12 @@ func (h *harness) sealedEnv(c *lfsClient, home string) map[string]string {
 		"AWS_REGION":                region,
 		"AWS_EC2_METADATA_DISABLED": "true",
 	}
+	for _, k := range []string{"GOCOVERDIR", "GORACE"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 // homeGitSetup are the git commands that give a sealed HOME its global

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/datalfs/datalfs/internal/plural"
 )
 
 // WriteText prints the report's problems as FILE:LINE: POINTER: MESSAGE,
@@ -25,11 +27,11 @@ func (r *Report) WriteText(w io.Writer) error {
 
 // Summary is the one-line verdict on the file, without its name.
 func (r *Report) Summary() string {
-	s := plural(r.Records, "record")
+	s := plural.Count(r.Records, "record")
 	if r.Problems == 0 {
 		return s + ", no problems"
 	}
-	s += fmt.Sprintf(", %s in %s", plural(r.Problems, "problem"), plural(r.BadRecords, "record"))
+	s += fmt.Sprintf(", %s in %s", plural.Count(r.Problems, "problem"), plural.Count(r.BadRecords, "record"))
 	switch {
 	case r.Malformed:
 		s += "; the file is malformed and was not read to its end"
@@ -41,13 +43,6 @@ func (r *Report) Summary() string {
 		s += fmt.Sprintf("; more bad records than the allowed %s", r.MaxBad)
 	}
 	return s
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // FileResult is the JSON form of one file's outcome (see the README for

@@ -75,8 +75,8 @@ type Result struct {
 	State State
 	// Stored is what the bucket holds (zero when Missing).
 	Stored s3store.ObjectInfo
-	// Origin names the commit that added the pointer, when known; filled by
-	// the caller for problems only.
+	// Origin names the commit that added the pointer, when known; History
+	// fills it for problems only.
 	Origin lfsscan.Origin
 }
 
@@ -91,6 +91,9 @@ type Summary struct {
 	ChecksumVerified int
 	// Problems are the objects not Present, sorted by path then oid.
 	Problems []Result
+	// OriginErr, set by History only, says why the commits that added the
+	// problems' pointers could not be named.
+	OriginErr error
 }
 
 // Check asks the bucket about every pointer, at most jobs at a time, and

@@ -25,7 +25,13 @@ import (
 func newStore(t *testing.T) (*s3store.Store, *mems3.Server) {
 	t.Helper()
 	srv := mems3.Start(t, "bucket")
-	loc, err := s3store.ParseURL(srv.URL + "/bucket/repo")
+	return storeAt(t, srv.URL+"/bucket/repo"), srv
+}
+
+// storeAt returns a store for rawURL that tries each request once.
+func storeAt(t *testing.T, rawURL string) *s3store.Store {
+	t.Helper()
+	loc, err := s3store.ParseURL(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +41,7 @@ func newStore(t *testing.T) (*s3store.Store, *mems3.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, srv
+	return s
 }
 
 type object struct {

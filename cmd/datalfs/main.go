@@ -2,6 +2,10 @@
 // an S3 bucket, and a helper for dataset manifests versioned in Git.
 package main
 
-import "os"
+import (
+	"os"
 
-func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
+	"github.com/datalfs/datalfs/internal/app"
+)
+
+func main() { os.Exit(app.Main()) }

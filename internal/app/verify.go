@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datalfs/datalfs/gitrepo"
+	"github.com/datalfs/datalfs/internal/plural"
 	"github.com/datalfs/datalfs/lfsscan"
 	"github.com/datalfs/datalfs/s3store"
 	"github.com/datalfs/datalfs/verify"
@@ -113,33 +114,23 @@ func runVerify(c *cli.Context, v verifyRun) error {
 		}
 	}
 	prog := newProgress(c.App.ErrWriter)
-	ptrs, err := lfsscan.Scan(ctx, lfsscan.Options{Revs: v.revs, Mode: v.mode, Progress: func(n int) {
-		prog.show("scanning history: %d git objects", n)
-	}})
-	if err != nil {
-		prog.clear()
-		return withCode(exitUsage, fmt.Errorf("scan the history: %w (check that each REF names a branch, tag or commit)", err))
-	}
-	sum, err := verify.Check(ctx, store, ptrs, v.jobs, func(done, total int) {
-		prog.show("checking the bucket: %d/%d objects", done, total)
+	sum, err := verify.History(ctx, store, verify.HistoryOptions{
+		Revs: v.revs, Mode: v.mode, Jobs: v.jobs,
+		Scanned: func(n int) { prog.show("scanning history: %d git objects", n) },
+		Checked: func(done, total int) { prog.show("checking the bucket: %d/%d objects", done, total) },
 	})
 	prog.clear()
 	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("could not check the bucket: %w", err))
+		return withCode(exitUsage, err)
 	}
-	if len(sum.Problems) > 0 {
-		// A HEAD answers 404 for a missing bucket too, and some servers for
-		// an unknown access key: make sure the objects are what is missing.
-		if err := store.CheckBucket(ctx); err != nil {
-			return withCode(exitUsage, fmt.Errorf("could not check the bucket: %w", err))
-		}
-		nameOrigins(c, v.revs, sum.Problems)
+	if sum.OriginErr != nil {
+		fmt.Fprintf(c.App.ErrWriter, "datalfs: %v\n", sum.OriginErr)
 	}
 	for _, p := range sum.Problems {
 		fmt.Fprintln(out, describeProblem(p))
 	}
 	fmt.Fprintf(out, "Checked %s referenced by %s in %s: %s.\n",
-		plural(sum.Checked, "LFS object"), describeRevs(v.revs, v.mode), store.Location(), countStates(sum))
+		plural.Count(sum.Checked, "LFS object"), describeRevs(v.revs, v.mode), store.Location(), countStates(sum))
 	if len(sum.Problems) == 0 {
 		return nil
 	}
@@ -166,23 +157,6 @@ func samePushURL(repo *gitrepo.Repo, remote string) error {
 		return fmt.Errorf("--push-missing: pushes go to %s but downloads come from %s (lfs.pushurl): copy the objects between them instead", up, down)
 	}
 	return nil
-}
-
-// nameOrigins fills in the commit that added each problem's pointer. It is
-// best effort: without it the report still names a path.
-func nameOrigins(c *cli.Context, revs []string, problems []verify.Result) {
-	blobs := make(map[string]bool, len(problems))
-	for _, p := range problems {
-		blobs[p.Blob] = true
-	}
-	origins, err := lfsscan.Origins(c.Context, "", revs, blobs)
-	if err != nil {
-		fmt.Fprintf(c.App.ErrWriter, "datalfs: could not name the commits that added the objects: %v\n", err)
-		return
-	}
-	for i := range problems {
-		problems[i].Origin = origins[problems[i].Blob]
-	}
 }
 
 func describeProblem(p verify.Result) string {
@@ -246,19 +220,11 @@ func pushMissing(c *cli.Context, store *s3store.Store, objectDir string, problem
 	}
 	if failed := rep.Failed(); failed > 0 {
 		fmt.Fprintf(out, "Pushed %d of %s; %d still missing or damaged: push them from a clone that has them.\n",
-			rep.Present, plural(len(problems), "object"), failed)
+			rep.Present, plural.Count(len(problems), "object"), failed)
 		return silentExit(exitProblems)
 	}
-	fmt.Fprintf(out, "Pushed %s: every object checked is now in the bucket.\n", plural(len(rep.Done), "object"))
+	fmt.Fprintf(out, "Pushed %s: every object checked is now in the bucket.\n", plural.Count(len(rep.Done), "object"))
 	return nil
-}
-
-// plural returns "1 object" or "n objects".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // progress draws one status line on a terminal, at most ten times a

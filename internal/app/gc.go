@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/datalfs/datalfs/gc"
 	"github.com/datalfs/datalfs/gitrepo"
+	"github.com/datalfs/datalfs/internal/plural"
 	"github.com/datalfs/datalfs/s3store"
 )
 
@@ -109,10 +110,10 @@ func runGC(c *cli.Context, o gcOptions) error {
 	}
 
 	loc := store.Location()
-	fmt.Fprintf(out, "s3://%s/%s holds %s (%s).\n", loc.Bucket, loc.ObjectsPrefix(), plural(plan.Listed, "object"), bytesString(plan.Bytes))
+	fmt.Fprintf(out, "s3://%s/%s holds %s (%s).\n", loc.Bucket, loc.ObjectsPrefix(), plural.Count(plan.Listed, "object"), bytesString(plan.Bytes))
 	repos := "this repository"
 	if n := len(o.alsoRefRepos); n > 0 {
-		repos += fmt.Sprintf(" and %s", plural(n, "other clone"))
+		repos += fmt.Sprintf(" and %s", plural.Count(n, "other clone"))
 	}
 	fmt.Fprintf(out, "Referenced by %s: %d present, %d missing.\n", repos, plan.Referenced, len(plan.Missing))
 	if len(plan.Foreign) > 0 {
@@ -123,7 +124,7 @@ func runGC(c *cli.Context, o gcOptions) error {
 		}
 	}
 	if len(plan.Young) > 0 {
-		fmt.Fprintf(out, "Kept: %s unreferenced but written or used by a push within the grace period of %v.\n", plural(len(plan.Young), "object"), o.grace)
+		fmt.Fprintf(out, "Kept: %s unreferenced but written or used by a push within the grace period of %v.\n", plural.Count(len(plan.Young), "object"), o.grace)
 	}
 	for _, m := range plan.Missing {
 		fmt.Fprintf(out, "missing: %s (oid %s, %d bytes)\n", m.Path, m.Oid, m.Size)
@@ -142,25 +143,23 @@ func runGC(c *cli.Context, o gcOptions) error {
 	}
 	if !o.delete {
 		fmt.Fprintf(out, "%s (%s) unreferenced and older than %v; run with --delete to delete them.\n",
-			plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes), o.grace)
+			plural.Count(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes), o.grace)
 		return nil
 	}
-	failed, inUse := 0, 0
-	for _, d := range gc.Delete(ctx, store, plan, o.jobs) {
+	col := gc.Collect(ctx, store, plan, o.jobs)
+	for _, d := range col.Outcomes {
 		switch {
 		case d.Err != nil:
-			failed++
 			fmt.Fprintf(out, "not deleted: %s: %v\n", d.Oid, d.Err)
 		case d.InUse:
-			inUse++
 			fmt.Fprintf(out, "kept: %s: a push relied on it while gc ran\n", d.Oid)
 		}
 	}
-	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", len(plan.Garbage)-failed-inUse, plural(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
-	if v, err := store.Versioning(ctx); err == nil && v == "Enabled" {
+	fmt.Fprintf(out, "Deleted %d of %s (%s).\n", col.Deleted, plural.Count(len(plan.Garbage), "object"), bytesString(plan.GarbageBytes))
+	if col.Recoverable {
 		fmt.Fprintln(out, "The bucket is versioned: the deleted objects remain as noncurrent versions, recoverable, until a lifecycle rule expires them.")
 	}
-	if failed > 0 {
+	if col.Failed > 0 {
 		return silentExit(exitProblems)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/datalfs/datalfs/gc"
 	"github.com/datalfs/datalfs/gitrepo"
 )
 
@@ -31,29 +32,18 @@ func uploadsCommand() *cli.Command {
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			pending, err := store.PendingUploads(ctx)
+			rep, err := gc.StaleUploads(ctx, store, time.Now().Add(-c.Duration("older-than")), c.Bool("abort"))
+			for _, p := range rep.Stale {
+				fmt.Fprintf(c.App.Writer, "%s  s3://%s/%s\n", p.Initiated.UTC().Format(time.RFC3339), store.Location().Bucket, p.Key)
+			}
 			if err != nil {
 				return withCode(exitProblems, err)
-			}
-			cutoff := time.Now().Add(-c.Duration("older-than"))
-			n := 0
-			for _, p := range pending {
-				if p.Initiated.After(cutoff) {
-					continue
-				}
-				n++
-				fmt.Fprintf(c.App.Writer, "%s  s3://%s/%s\n", p.Initiated.UTC().Format(time.RFC3339), store.Location().Bucket, p.Key)
-				if c.Bool("abort") {
-					if err := store.AbortUpload(ctx, p); err != nil {
-						return withCode(exitProblems, err)
-					}
-				}
 			}
 			verb := "unfinished"
 			if c.Bool("abort") {
 				verb = "aborted"
 			}
-			fmt.Fprintf(c.App.ErrWriter, "%d %s uploads older than %v (of %d under the prefix)\n", n, verb, c.Duration("older-than"), len(pending))
+			fmt.Fprintf(c.App.ErrWriter, "%d %s uploads older than %v (of %d under the prefix)\n", len(rep.Stale), verb, c.Duration("older-than"), rep.Pending)
 			return nil
 		},
 	}

@@ -1,12 +1,13 @@
-package main
+package app
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/datalfs/datalfs/manifest"
 	"github.com/urfave/cli/v2"
+
+	"github.com/datalfs/datalfs/manifest"
 )
 
 // manifestCommand groups the dataset manifest subcommands.

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bufio"
@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/datalfs/datalfs/dataset"
+	"github.com/datalfs/datalfs/internal/plural"
 )
 
 // forgetCommand is `datalfs forget`, registered at the top level.
@@ -67,7 +68,7 @@ func runForget(c *cli.Context) error {
 		if !isTerminal(c.App.Reader) {
 			return withCode(exitUsage, errors.New("this deletes data for good: confirm with --yes (stdin is not a terminal)"))
 		}
-		fmt.Fprintf(out, "Delete %s for good? This cannot be undone. [y/N] ", plural(len(targets), "asset"))
+		fmt.Fprintf(out, "Delete %s for good? This cannot be undone. [y/N] ", plural.Count(len(targets), "asset"))
 		ans, _ := bufio.NewReader(c.App.Reader).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(ans)); a != "y" && a != "yes" {
 			return withCode(exitUsage, errors.New("nothing deleted"))
@@ -75,7 +76,7 @@ func runForget(c *cli.Context) error {
 	}
 	rep, err := env.repo.Forget(ctx, env.clients, targets, reason, time.Now())
 	for _, d := range rep.Deleted {
-		fmt.Fprintf(out, "deleted %s: %s\n", d.Ref.Object(), plural(d.Versions, "version"))
+		fmt.Fprintf(out, "deleted %s: %s\n", d.Ref.Object(), plural.Count(d.Versions, "version"))
 	}
 	for _, was := range rep.AlreadyForgotten {
 		// Deleted again (a copy may have been uploaded since); the first
@@ -83,7 +84,7 @@ func runForget(c *cli.Context) error {
 		fmt.Fprintf(out, "%s was already recorded as forgotten on %s (%s)\n", was.Key, was.Date, was.Reason)
 	}
 	if rep.Recorded > 0 {
-		fmt.Fprintf(out, "recorded %s in %s (staged): commit it\n", plural(rep.Recorded, "tombstone"), dataset.TombstonePath)
+		fmt.Fprintf(out, "recorded %s in %s (staged): commit it\n", plural.Count(rep.Recorded, "tombstone"), dataset.TombstonePath)
 	}
 	var setup *dataset.SetupError
 	switch {
@@ -92,20 +93,12 @@ func runForget(c *cli.Context) error {
 	case err != nil:
 		return withCode(exitProblems, err)
 	}
-	if c.Bool("drop") {
-		idset := map[string]bool{}
-		for _, id := range ids {
-			idset[id] = true
-		}
-		for _, m := range ms {
-			n, err := env.repo.DropRecords(ctx, m, idset)
-			if err != nil {
-				return withCode(exitProblems, err)
-			}
-			if n > 0 {
-				fmt.Fprintf(out, "dropped %s from %s (not staged)\n", plural(n, "record"), m.Path)
-			}
-		}
+	if !c.Bool("drop") {
+		return nil
 	}
-	return nil
+	dropped, err := env.repo.DropAll(ctx, ms, ids)
+	for _, d := range dropped {
+		fmt.Fprintf(out, "dropped %s from %s (not staged)\n", plural.Count(d.Records, "record"), d.Path)
+	}
+	return withCode(exitProblems, err)
 }

@@ -1,10 +1,14 @@
-package main
+// Package app is the datalfs command line: every command, its flags and its
+// exit codes. cmd/datalfs calls Main; the end-to-end suite runs Main
+// in-process (testscript), so its coverage is that of the real commands.
+package app
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -38,6 +42,10 @@ func withCode(code int, err error) error {
 // silentExit makes run exit with code without printing anything more; the
 // command has already told the user what happened.
 func silentExit(code int) error { return &exitError{code: code} }
+
+// Main runs datalfs with the process's arguments and standard streams and
+// returns the exit code.
+func Main() int { return run(os.Args, os.Stdin, os.Stdout, os.Stderr) }
 
 // run builds the app and runs it; it returns the process exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -84,5 +92,5 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitUsage
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X github.com/datalfs/datalfs/internal/app.version=...".
 var version = "dev"

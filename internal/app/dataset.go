@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/datalfs/datalfs/dataset"
 	"github.com/datalfs/datalfs/gitrepo"
+	"github.com/datalfs/datalfs/internal/plural"
 	"github.com/datalfs/datalfs/manifest"
 	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
@@ -372,7 +373,7 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 	var mu sync.Mutex
 	eng.Progress = func(n, b int64) {
 		if prog.on {
-			prog.show("%s %s, %s", verb, plural(int(n), "asset"), mib(b))
+			prog.show("%s %s, %s", verb, plural.Count(int(n), "asset"), mib(b))
 			return
 		}
 		if dir == "" {
@@ -382,7 +383,7 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 		defer mu.Unlock()
 		if time.Since(lastLine) >= 2*time.Second {
 			lastLine = time.Now()
-			fmt.Fprintf(errw, "%s %s, %s\n", verb, plural(int(n), "asset"), mib(b))
+			fmt.Fprintf(errw, "%s %s, %s\n", verb, plural.Count(int(n), "asset"), mib(b))
 		}
 	}
 	sum, err := eng.Run(ctx, ms, func(f dataset.Finding) { fmt.Fprintln(out, f.String()) })
