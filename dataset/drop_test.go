@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/datalfs/datalfs/gitrepo"
 )
 
 // TestDropAll: the records go from every manifest that holds them, other
@@ -31,10 +33,11 @@ func TestDropAll(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	repo, err := OpenRepo(context.Background(), dir)
+	g, err := gitrepo.OpenWorktree(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	repo := &Repo{Repo: g}
 	cfg := Config{ID: "/id", Refs: []string{"/ref"}}
 	ms := []Manifest{{Path: "a.jsonl", Config: cfg}, {Path: "b.csv", Config: cfg}, {Path: "c.jsonl", Config: cfg}}
 	got, err := repo.DropAll(context.Background(), ms, []string{"2", "4", "7"})
