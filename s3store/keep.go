@@ -66,7 +66,7 @@ func (s *Store) Keep(ctx context.Context, oid string) error {
 		Key:           &mk,
 		Body:          bytes.NewReader(nil),
 		ContentLength: aws.Int64(0),
-	}, withPayloadHash(emptySHA256))
+	}, s.withPayloadHash(emptySHA256))
 	if IsAccessDenied(err) {
 		return fmt.Errorf("mark %s in use: access denied writing s3://%s/%s (grant s3:PutObject on PREFIX/datalfs/in-use/*): %w",
 			s.Locate(oid), s.loc.Bucket, mk, fs.ErrPermission)
