@@ -43,6 +43,7 @@ type Store struct {
 	// uploadDir holds multipart upload records (see owner.go).
 	uploadDir string
 	cond      condState // see condput.go
+	seen      seenState // see keep.go
 }
 
 // New returns a store for loc. It loads the AWS configuration (environment,
@@ -150,7 +151,11 @@ func (s *Store) Stat(ctx context.Context, oid string) (int64, error) {
 	key := s.loc.Key(oid)
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: &key})
 	if err != nil {
-		return 0, s.explain(s.probe.Check(ctx, s.client, s.loc.Bucket, key, "", err), "check", oid)
+		err = s.explain(s.probe.Check(ctx, s.client, s.loc.Bucket, key, "", err), "check", oid)
+	}
+	s.seen.note(oid, out, err)
+	if err != nil {
+		return 0, err
 	}
 	return aws.ToInt64(out.ContentLength), nil
 }
