@@ -88,9 +88,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 		if loc.Endpoint != "" {
 			o.BaseEndpoint = aws.String(loc.Endpoint)
 			o.UsePathStyle = true
-			// Many S3-compatible stores reject the SDK's default CRC headers.
-			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+			whenRequiredChecksums(o)
 		}
 		if opts.IdleTimeout > 0 {
 			o.APIOptions = append(o.APIOptions, watchBodies(opts.IdleTimeout))
