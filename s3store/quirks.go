@@ -83,7 +83,8 @@ func (r *repeatedKeys) repeat(key string) bool {
 
 // QuirkEmptiedDirsRemoved documents that versitygw's posix backend (seen
 // in 1.8.0) removes a directory once a delete empties it, so a write under
-// the same prefix running at that moment can fail with "no such file". A
+// the same prefix running at that moment can fail with
+// ExistingObjectIsDirectory. A
 // caller that writes and deletes probe objects under one prefix from
 // several goroutines (doctor's checks) runs them one at a time. Can go
 // when concurrent PUT and DELETE under one prefix of versitygw stop
