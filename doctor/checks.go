@@ -78,8 +78,8 @@ type env struct {
 
 	// writing is held by the checks that write and delete probe objects,
 	// one at a time: a server that removes emptied directories after a
-	// delete (versitygw) can otherwise pull the directory from under the
-	// other check's upload, which then fails for no fault of the setup.
+	// delete ([s3store.QuirkEmptiedDirsRemoved]) can otherwise pull the
+	// directory from under the other check's upload.
 	writing sync.Mutex
 }
 

@@ -61,18 +61,14 @@ type Bucket interface {
 // shrinks with it and the guarantee does not hold: run such a gc only when
 // no push is running or about to.
 //
-// now comes from an HTTP Date header, which has whole seconds and which
-// some servers refresh only once a second (versitygw, through fasthttp), so
-// it may trail the clock that dated an object by up to dateSlack; listings
+// now comes from an HTTP Date header, which may trail the clock that dated
+// an object by up to s3store.DateTrails (a server quirk); listings
 // date objects to the millisecond. at is compared at the Date's resolution
 // and with that slack, or an object written just before gc started could
 // look newer than now itself. Only a grace period of a few seconds notices.
 func Fresh(at, now time.Time, grace time.Duration) bool {
-	return at.Truncate(time.Second).After(now.Add(dateSlack - grace - min(grace, s3store.TouchAfter)))
+	return at.Truncate(time.Second).After(now.Add(s3store.DateTrails - grace - min(grace, s3store.TouchAfter)))
 }
-
-// dateSlack is how far a server's Date header may trail its object times.
-const dateSlack = 2 * time.Second
 
 // Refs is what the scanned repositories refer to.
 type Refs struct {

@@ -112,7 +112,7 @@ func (s *Store) explainBucket(err error, what string) error {
 		}
 		return fmt.Errorf("%s %s: the bucket is in another region than %s (%s): put its region in the LFS URL (https://BUCKET.s3.REGION.amazonaws.com/PREFIX) or set `git config datalfs.region REGION`",
 			what, bucket, s.region, codeOr(code, status))
-	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound": // the latter from versitygw
+	case isUnknownAccessKey(code):
 		return kinded(fs.ErrPermission, "the server does not know the access key from %s (%s): check AWS_ACCESS_KEY_ID, AWS_PROFILE or datalfs.profile",
 			s.sourceOr(), code)
 	case code == "SignatureDoesNotMatch":
@@ -148,8 +148,8 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	// Some servers (versitygw) answer an unknown access key with 404 too.
-	if _, status := APIError(err); status == 403 || status == 400 || status == 404 {
+	// A refusal may come as a 404 too (see notFoundMayBeRefusal).
+	if _, status := APIError(err); status == 403 || status == 400 || notFoundMayBeRefusal(status) {
 		_, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 			Bucket: &s.loc.Bucket, Prefix: &s.loc.Prefix, MaxKeys: aws.Int32(1),
 		})

@@ -220,6 +220,13 @@ func (s *Store) UploadIfAbsent(ctx context.Context, oid string, size int64, body
 	if mode, _ := s.CondWrites(ctx); mode != CondWritesHonoured {
 		return transfer.IfAbsentUndecided, nil // or the probe failed: HEAD first, as without it
 	}
+	if s.seen.present.Load() {
+		// The last object was already stored: this push likely re-sends
+		// stored objects, for which HEAD first costs one request (its
+		// answer also gives Keep the object's age) where a refused PUT
+		// costs two. A HEAD that finds an object missing switches back.
+		return transfer.IfAbsentUndecided, nil
+	}
 	var sent atomic.Int64
 	count := func(n int64) { sent.Add(n); progress(n) }
 	err := s.putObject(ctx, oid, size, body, count, func(in *s3.PutObjectInput) { in.IfNoneMatch = aws.String("*") })
@@ -233,6 +240,7 @@ func (s *Store) UploadIfAbsent(ctx context.Context, oid string, size int64, body
 		if rest := size - sent.Load(); rest > 0 {
 			progress(rest)
 		}
+		s.seen.present.Store(true)
 		return transfer.IfAbsentPresent, nil
 	case status == 409 || code == "ConditionalRequestConflict":
 		return transfer.IfAbsentUndecided, nil // another upload of the same key is in flight: check with HEAD

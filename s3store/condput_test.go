@@ -144,14 +144,16 @@ func TestCondPutOneRequestPerSmallObject(t *testing.T) {
 		t.Errorf("requests: %d HEADs, PUTs %v; want 1 HEAD (the large object), 2 PUTs of the probe, 1 per object", heads, puts)
 	}
 
-	// Again from a new session: the verdict is remembered, and each small
+	// Again from a new session: the verdict is remembered; the first small
 	// object is one PUT, refused as present; nothing is stored twice. A
 	// present object is one the push relies on, so the agent asks its age
-	// (one HEAD, for gc's in-use marker; fresh here, so no marker).
+	// (one HEAD, for gc's in-use marker; fresh here, so no marker). After a
+	// refusal the next object is checked with HEAD first, whose answer
+	// gives its age too: one request.
 	replies := r.push(t, a, b)
 	heads, deletes, puts = r.counts()
-	if heads != 2 || deletes != 0 || puts["probe"] != 0 || puts[r.loc.Key(sha256Hex(a))] != 1 || puts[r.loc.Key(sha256Hex(b))] != 1 {
-		t.Errorf("second push: %d HEADs, PUTs %v; want one PUT each, and one HEAD each for its age", heads, puts)
+	if heads != 2 || deletes != 0 || puts["probe"] != 0 || puts[r.loc.Key(sha256Hex(a))] != 1 || puts[r.loc.Key(sha256Hex(b))] != 0 {
+		t.Errorf("second push: %d HEADs, PUTs %v; want a refused PUT and a HEAD for the first, one HEAD for the second", heads, puts)
 	}
 	var done int64
 	for _, m := range replies {
@@ -176,9 +178,9 @@ func TestCondPutIgnoredFallsBackToHead(t *testing.T) {
 	heads, deletes, puts := r.counts()
 	// The probe's second PUT succeeded: the server ignores the condition,
 	// so each object is checked with HEAD and only the new one is sent (the
-	// present one gets a second HEAD, for its age: see transfer.Keeper).
-	if puts["probe"] != 2 || deletes != 1 || heads != 3 || puts[r.loc.Key(sha256Hex(a))] != 0 || puts[r.loc.Key(sha256Hex(b))] != 1 {
-		t.Errorf("requests: %d HEADs, PUTs %v; want 2 probe PUTs, 3 HEADs, no PUT of the present object, 1 of the new", heads, puts)
+	// present one's HEAD also tells its age, for transfer.Keeper).
+	if puts["probe"] != 2 || deletes != 1 || heads != 2 || puts[r.loc.Key(sha256Hex(a))] != 0 || puts[r.loc.Key(sha256Hex(b))] != 1 {
+		t.Errorf("requests: %d HEADs, PUTs %v; want 2 probe PUTs, 2 HEADs, no PUT of the present object, 1 of the new", heads, puts)
 	}
 	checkStored(t, r, a, b)
 }
@@ -275,4 +277,42 @@ func sha256Hex(b []byte) string {
 
 func getInput(bucket, key string) *s3.GetObjectInput {
 	return &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+}
+
+// TestRepushOneRequestPerObject: pushing objects the bucket already holds
+// costs one request each, not a refused PUT and then a HEAD for the age:
+// after a refusal the agent process checks the next objects with HEAD
+// first, whose answer also tells their age, and goes back to conditional
+// PUTs at the first object missing.
+func TestRepushOneRequestPerObject(t *testing.T) {
+	r := newCondRig(t)
+	var objs [][]byte
+	for i := range 5 {
+		o, _ := storetest.Object(2000, uint64(40+i))
+		objs = append(objs, o)
+	}
+	r.push(t, objs[:4]...)
+	r.counts()
+	r.push(t, objs...) // 4 present, then a new one
+	heads, _, puts := r.counts()
+	total := heads
+	for _, n := range puts {
+		total += n
+	}
+	// The first present object: a refused PUT and a HEAD for its age; the
+	// next three: a HEAD each; the new one: found missing by HEAD, then PUT.
+	if total != 2+3+2 {
+		t.Errorf("re-push of 4 stored objects and 1 new: %d HEADs, PUTs %v; want 7 requests", heads, puts)
+	}
+	n := 0
+	for _, o := range objs[:4] {
+		n += puts[r.loc.Key(sha256Hex(o))]
+	}
+	if n != 1 {
+		t.Errorf("%d PUTs of objects already stored, want 1 (the first, refused)", n)
+	}
+	if puts[r.loc.Key(sha256Hex(objs[4]))] != 1 {
+		t.Errorf("the new object was PUT %d times, want once", puts[r.loc.Key(sha256Hex(objs[4]))])
+	}
+	checkStored(t, r, objs...)
 }

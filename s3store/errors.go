@@ -43,7 +43,7 @@ func (s *Store) explain(err error, op, oid string) error {
 	case code == "NoSuchBucket":
 		return fmt.Errorf("bucket %q does not exist%s: create it, or fix the LFS URL (lfs.url in .lfsconfig): %w",
 			s.loc.Bucket, s.at(), fs.ErrNotExist)
-	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound": // versitygw: unknown key, as a 404
+	case isUnknownAccessKey(code):
 		return fmt.Errorf("access denied to %s (%s): the AWS access key from %s is unknown to the server; check AWS_ACCESS_KEY_ID or your profile: %w",
 			uri, code, s.sourceOr(), fs.ErrPermission)
 	case code == "NoSuchKey" || code == "NotFound" || status == 404:
@@ -71,16 +71,15 @@ func (s *Store) explain(err error, op, oid string) error {
 }
 
 // IsAccessDenied reports a request the server refused for its credentials
-// or their permissions, including an access key it does not know (which
-// versitygw answers with 404 XAdminUserNotFound).
+// or their permissions, including an access key it does not know (see
+// codeUnknownAccessKey).
 func IsAccessDenied(err error) bool {
 	code, status := APIError(err)
 	switch code {
-	case "AccessDenied", "AllPermissionsDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-		"InvalidToken", "ExpiredToken", "XAdminUserNotFound":
+	case "AccessDenied", "AllPermissionsDenied", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken":
 		return true
 	}
-	return status == 403
+	return isUnknownAccessKey(code) || status == 403
 }
 
 // IsTransient reports a failure that may pass if tried again later: a 5xx

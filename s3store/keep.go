@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +40,64 @@ func (s *Store) MarkersPrefix() string {
 
 func (s *Store) markerKey(oid string) string { return s.MarkersPrefix() + oid }
 
+// headReuse is how long the answer to Stat's HEAD of an object stands in
+// for the HEAD Keep would send to learn the object's age: the agent calls
+// Keep right after Stat, and next to TouchAfter's hour a few seconds do not
+// change the verdict (the HEAD itself is answered some time before it is
+// used in any case).
+const headReuse = 10 * time.Second
+
+// seenState is what the store's last answers told about objects: each
+// object's age from Stat's HEAD, kept for Keep, and whether the last object
+// looked for was there, which UploadIfAbsent uses to pick its request.
+type seenState struct {
+	mu      sync.Mutex
+	heads   map[string]seenHead
+	present atomic.Bool
+}
+
+// seenHead is one HEAD's answer: the object's LastModified and the
+// server's Date, and when (local clock) it came.
+type seenHead struct{ modified, date, at time.Time }
+
+// note records the answer of a HEAD of oid (out, or err).
+func (st *seenState) note(oid string, out *s3.HeadObjectOutput, err error) {
+	switch {
+	case err == nil:
+		st.present.Store(true)
+	case errors.Is(err, fs.ErrNotExist):
+		st.present.Store(false)
+		return
+	default:
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.heads == nil {
+		st.heads = map[string]seenHead{}
+	}
+	now := time.Now()
+	if len(st.heads) >= 64 {
+		// Stats not followed by Keep (verify checks many objects): at
+		// worst a Keep sends its own HEAD again.
+		clear(st.heads)
+	}
+	st.heads[oid] = seenHead{aws.ToTime(out.LastModified), ServerTime(out.ResultMetadata), now}
+}
+
+// take returns, once, what a recent HEAD of oid told: its LastModified and
+// the server's clock then.
+func (st *seenState) take(oid string) (modified, date time.Time, ok bool) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	h, ok := st.heads[oid]
+	delete(st.heads, oid)
+	if !ok || time.Since(h.at) > headReuse {
+		return time.Time{}, time.Time{}, false
+	}
+	return h.modified, h.date, true
+}
+
 // Keep records that a push relies on oid, which is already stored, so that
 // gc does not take it for unreferenced: when neither the object nor its
 // in-use marker was written within TouchAfter, it writes the marker. The
@@ -48,25 +108,29 @@ func (s *Store) Keep(ctx context.Context, oid string) error {
 	if err := s.checkCredentials(ctx); err != nil {
 		return err
 	}
-	key := s.loc.Key(oid)
-	obj, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: &key})
-	if err != nil {
-		return s.explain(err, "check", oid)
+	modified, now, ok := s.seen.take(oid)
+	if !ok {
+		key := s.loc.Key(oid)
+		obj, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: &key})
+		if err != nil {
+			return s.explain(err, "check", oid)
+		}
+		modified, now = aws.ToTime(obj.LastModified), ServerTime(obj.ResultMetadata)
 	}
-	stale := ServerTime(obj.ResultMetadata).Add(-TouchAfter)
-	if aws.ToTime(obj.LastModified).After(stale) {
+	stale := now.Add(-TouchAfter)
+	if modified.After(stale) {
 		return nil
 	}
 	mk := s.markerKey(oid)
 	if m, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: &mk}); err == nil && aws.ToTime(m.LastModified).After(stale) {
 		return nil
 	}
-	_, err = s.client.PutObject(ctx, &s3.PutObjectInput{
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &s.loc.Bucket,
 		Key:           &mk,
 		Body:          bytes.NewReader(nil),
 		ContentLength: aws.Int64(0),
-	}, withPayloadHash(emptySHA256))
+	}, s.withPayloadHash(emptySHA256))
 	if IsAccessDenied(err) {
 		return fmt.Errorf("mark %s in use: access denied writing s3://%s/%s (grant s3:PutObject on PREFIX/datalfs/in-use/*): %w",
 			s.Locate(oid), s.loc.Bucket, mk, fs.ErrPermission)

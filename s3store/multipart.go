@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"strings"
 	"sync"
@@ -42,17 +43,24 @@ const keepAliveEvery = time.Second
 // rule, or completed by someone else.
 var errUploadGone = errors.New("the multipart upload is gone")
 
-// part is one multipart part: a section of the file and its SHA-256.
+// crc32c is the table of the parts' checksum (CRC32C, which CPUs compute
+// in hardware: next to nothing beside the whole object's SHA-256).
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// part is one multipart part: a section of the file, its CRC32C and, for a
+// request signed with its payload (plain HTTP, see payload.go), its SHA-256.
 type part struct {
 	num    int32
 	off, n int64
-	sum    []byte
+	crc    []byte
+	sum    []byte // nil over HTTPS
 }
 
 // uploadMultipart sends the object in parts, Concurrency at a time. One
-// goroutine reads the file in order, hashing it as a whole and part by part;
-// the senders stream each part from the file again, with its SHA-256 as its
-// checksum, so memory does not grow with the part size. The upload is
+// goroutine reads the file in order, hashing it as a whole and part by part
+// (CRC32C, and SHA-256 when the request is signed with it); the senders
+// stream each part from the file again with its checksum, which the server
+// verifies, so memory does not grow with the part size. The upload is
 // completed only when the whole-object hash equals the oid, so wrong bytes
 // never become visible under the key. An upload the server no longer knows
 // is done when the object is there, and started once more when it is not.
@@ -84,7 +92,7 @@ func (s *Store) multipartOnce(ctx context.Context, own *uploadOwner, oid, key st
 		create := &s3.CreateMultipartUploadInput{
 			Bucket:            &s.loc.Bucket,
 			Key:               &key,
-			ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
 		}
 		s.applyUploadOptions(&create.StorageClass, &create.ServerSideEncryption, &create.SSEKMSKeyId)
 		mu, err := s.client.CreateMultipartUpload(ctx, create)
@@ -159,16 +167,22 @@ func (s *Store) sendParts(ctx context.Context, oid, key string, up pendingUpload
 	}
 
 	whole := sha256.New()
+	signed := s.hashesPayload()
 	buf := make([]byte, min(hashChunk, up.partSize))
 	var readErr error
 	for i := range nparts {
 		p := part{num: int32(i + 1), off: int64(i) * up.partSize}
 		p.n = min(up.partSize, size-p.off)
 		stored, ok := up.parts[p.num]
-		ph := sha256.New()
-		hs := []io.Writer{whole, ph}
+		pc := crc32.New(crc32c)
+		hs := []io.Writer{whole, pc}
+		var ph hash.Hash
+		if signed {
+			ph = sha256.New()
+			hs = append(hs, ph)
+		}
 		var mh hash.Hash
-		if ok && aws.ToString(stored.ChecksumSHA256) == "" {
+		if ok && aws.ToString(stored.ChecksumCRC32C) == "" {
 			mh = md5.New()
 			hs = append(hs, mh)
 		}
@@ -176,9 +190,12 @@ func (s *Store) sendParts(ctx context.Context, oid, key string, up pendingUpload
 			readErr = fmt.Errorf("read local copy of %s: %w", oid, readErr)
 			break
 		}
-		p.sum = ph.Sum(nil)
-		if ok && reusable(stored, p.sum, mh) {
-			done[i] = types.CompletedPart{ETag: stored.ETag, PartNumber: aws.Int32(p.num), ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(p.sum))}
+		p.crc = pc.Sum(nil)
+		if ph != nil {
+			p.sum = ph.Sum(nil)
+		}
+		if ok && reusable(stored, p.crc, mh) {
+			done[i] = types.CompletedPart{ETag: stored.ETag, PartNumber: aws.Int32(p.num), ChecksumCRC32C: aws.String(base64.StdEncoding.EncodeToString(p.crc))}
 			progress(p.n)
 			continue
 		}
@@ -228,7 +245,7 @@ func readSection(r io.ReaderAt, off, n int64, buf []byte, w io.Writer) error {
 
 // uploadPart streams one part from the file.
 func (s *Store) uploadPart(ctx context.Context, key, uploadID string, body io.ReaderAt, p part, progress func(int64)) (types.CompletedPart, error) {
-	b64 := base64.StdEncoding.EncodeToString(p.sum)
+	b64 := base64.StdEncoding.EncodeToString(p.crc)
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:         &s.loc.Bucket,
 		Key:            &key,
@@ -236,12 +253,12 @@ func (s *Store) uploadPart(ctx context.Context, key, uploadID string, body io.Re
 		PartNumber:     aws.Int32(p.num),
 		Body:           newProgressReader(io.NewSectionReader(body, p.off, p.n), progress),
 		ContentLength:  aws.Int64(p.n),
-		ChecksumSHA256: aws.String(b64),
-	}, withPayloadHash(hex.EncodeToString(p.sum)))
+		ChecksumCRC32C: aws.String(b64),
+	}, s.withPayloadHash(hex.EncodeToString(p.sum)))
 	if err != nil {
 		return types.CompletedPart{}, err
 	}
-	return types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.num), ChecksumSHA256: aws.String(b64)}, nil
+	return types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(p.num), ChecksumCRC32C: aws.String(b64)}, nil
 }
 
 // complete asks the server to assemble the parts. It may take minutes:
@@ -356,6 +373,13 @@ func (s *Store) resume(ctx context.Context, own *uploadOwner, key string, size i
 			own.forget()
 			return pendingUpload{}
 		}
+		if a := page.ChecksumAlgorithm; a != "" && a != types.ChecksumAlgorithmCrc32c {
+			// Created by an older datalfs with SHA-256 part checksums:
+			// its parts cannot be mixed with CRC32C ones.
+			s.abort(key, &rec.UploadID)
+			own.forget()
+			return pendingUpload{}
+		}
 		for _, pt := range page.Parts {
 			n := aws.ToInt32(pt.PartNumber)
 			off := int64(n-1) * ps
@@ -368,11 +392,11 @@ func (s *Store) resume(ctx context.Context, own *uploadOwner, key string, size i
 }
 
 // reusable reports whether a stored part holds exactly the bytes whose
-// SHA-256 is sum, by its SHA-256 checksum when the store kept one, else by
+// CRC32C is crc, by its CRC32C checksum when the store kept one, else by
 // its ETag (the MD5 of the part for unencrypted uploads), which md5 holds.
-func reusable(stored types.Part, sum []byte, md5 hash.Hash) bool {
-	if c := aws.ToString(stored.ChecksumSHA256); c != "" {
-		return c == base64.StdEncoding.EncodeToString(sum)
+func reusable(stored types.Part, crc []byte, md5 hash.Hash) bool {
+	if c := aws.ToString(stored.ChecksumCRC32C); c != "" {
+		return c == base64.StdEncoding.EncodeToString(crc)
 	}
 	return md5 != nil && strings.Trim(aws.ToString(stored.ETag), `"`) == hex.EncodeToString(md5.Sum(nil))
 }

@@ -52,7 +52,7 @@ type ObjectHead struct {
 
 // Head reads the metadata of key, at version when not empty. A missing
 // object or version gives an error wrapping ErrNoSuchObject; a bodiless 404
-// that really is a refusal (versitygw's answer to an unknown access key) is
+// that really is a refusal (see notFoundMayBeRefusal) is
 // told apart with a one-byte GET.
 func (o *Objects) Head(ctx context.Context, key, version string) (ObjectHead, error) {
 	in := &s3.HeadObjectInput{Bucket: aws.String(o.bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled}
@@ -108,16 +108,14 @@ type ListedObject struct {
 // ListCurrent calls fn for the current object of every key under prefix, in
 // key order. In a versioned bucket that is the version marked IsLatest, with
 // its version id; a key whose latest version is a delete marker is skipped.
-// Timestamps are not trusted (versitygw 1.8.0 may date a marker before the
-// version it hides), and a key a server repeats across pages (versitygw
-// 1.8.0 repeats the last key of a ListObjectVersions page) is given once.
+// Timestamps are not trusted, and a key a server repeats across pages is
+// given once (see repeatedKeys).
 func (o *Objects) ListCurrent(ctx context.Context, prefix string, versioned bool, fn func(ListedObject) error) error {
-	last, seen := "", false
+	var given repeatedKeys
 	emit := func(obj ListedObject, algos []types.ChecksumAlgorithm) error {
-		if seen && obj.Key <= last {
+		if given.repeat(obj.Key) {
 			return nil
 		}
-		last, seen = obj.Key, true
 		for _, a := range algos {
 			obj.HasSHA256 = obj.HasSHA256 || a == types.ChecksumAlgorithmSha256
 		}

@@ -10,8 +10,7 @@ import (
 
 // NotFoundProbe tells a missing object from a refused request when a HEAD
 // answers 404. A HEAD answer has no body, so its 404 cannot say why, and
-// some servers (versitygw) answer a request signed with an unknown access
-// key with 404 rather than 403: taken at its word, every object would look
+// a refusal may come as a 404 (see notFoundMayBeRefusal): taken at its word, every object would look
 // missing, `forget` would believe there is nothing to delete and `verify`
 // would report a whole dataset gone. The first bodiless 404 a probe sees is
 // checked with a one-byte GET of the same object, whose answer carries the
@@ -26,7 +25,7 @@ type NotFoundProbe struct {
 // Otherwise it returns the error the GET revealed (such as an unknown
 // access key), for the caller to explain instead.
 func (p *NotFoundProbe) Check(ctx context.Context, cl *s3.Client, bucket, key, version string, headErr error) error {
-	if code, status := APIError(headErr); p.trusted.Load() || status != 404 || (code != "NotFound" && code != "") {
+	if code, status := APIError(headErr); p.trusted.Load() || !notFoundMayBeRefusal(status) || (code != "NotFound" && code != "") {
 		return headErr
 	}
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String("bytes=0-0")}

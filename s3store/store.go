@@ -16,12 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/datalfs/datalfs/transfer"
 )
@@ -45,6 +43,7 @@ type Store struct {
 	// uploadDir holds multipart upload records (see owner.go).
 	uploadDir string
 	cond      condState // see condput.go
+	seen      seenState // see keep.go
 }
 
 // New returns a store for loc. It loads the AWS configuration (environment,
@@ -89,9 +88,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 		if loc.Endpoint != "" {
 			o.BaseEndpoint = aws.String(loc.Endpoint)
 			o.UsePathStyle = true
-			// Many S3-compatible stores reject the SDK's default CRC headers.
-			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+			whenRequiredChecksums(o)
 		}
 		if opts.IdleTimeout > 0 {
 			o.APIOptions = append(o.APIOptions, watchBodies(opts.IdleTimeout))
@@ -111,7 +108,12 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 				}))
 		})
 	})
-	waitClient := httpClient.WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = 0 })
+	// From the configured client: it carries AWS_CA_BUNDLE's roots.
+	base, _ := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if base == nil {
+		base = httpClient
+	}
+	waitClient := base.WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = 0 })
 	return &Store{loc: loc, opts: opts, client: client, creds: cfg.Credentials, region: region, waitClient: waitClient}, nil
 }
 
@@ -147,7 +149,11 @@ func (s *Store) Stat(ctx context.Context, oid string) (int64, error) {
 	key := s.loc.Key(oid)
 	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.loc.Bucket, Key: &key})
 	if err != nil {
-		return 0, s.explain(s.probe.Check(ctx, s.client, s.loc.Bucket, key, "", err), "check", oid)
+		err = s.explain(s.probe.Check(ctx, s.client, s.loc.Bucket, key, "", err), "check", oid)
+	}
+	s.seen.note(oid, out, err)
+	if err != nil {
+		return 0, err
 	}
 	return aws.ToInt64(out.ContentLength), nil
 }
@@ -191,7 +197,7 @@ func (s *Store) putObject(ctx context.Context, oid string, size int64, body io.R
 	for _, f := range set {
 		f(in)
 	}
-	if _, err := s.client.PutObject(ctx, in, withPayloadHash(oid)); err != nil {
+	if _, err := s.client.PutObject(ctx, in, s.withPayloadHash(oid)); err != nil {
 		return s.explain(err, "upload", oid)
 	}
 	return nil
@@ -215,17 +221,6 @@ func hashSection(r io.ReaderAt, off, n int64) ([]byte, error) {
 		return nil, err
 	}
 	return h.Sum(nil), nil
-}
-
-// withPayloadHash tells the signer the payload's SHA-256 (hex), so the SDK
-// does not read the body an extra time to compute it.
-func withPayloadHash(hexSum string) func(*s3.Options) {
-	return s3.WithAPIOptions(func(stack *middleware.Stack) error {
-		return stack.Build.Add(middleware.BuildMiddlewareFunc("datalfsPayloadHash",
-			func(ctx context.Context, in middleware.BuildInput, next middleware.BuildHandler) (middleware.BuildOutput, middleware.Metadata, error) {
-				return next.HandleBuild(v4.SetPayloadHash(ctx, hexSum), in)
-			}), middleware.After)
-	})
 }
 
 // Download writes bytes [from, size) of oid into w. Objects above the
