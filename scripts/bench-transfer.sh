@@ -44,11 +44,12 @@ fi
 SETS=()
 IFS=, read -ra wanted <<<"${BENCH_SETS:-big,medium,small}"
 for w in "${wanted[@]}"; do
-	[[ -n ${SPEC[$w]:-} ]] || die "BENCH_SETS: unknown set '$w' (big, medium, small, comma-separated)"
+	[[ -z $w || -n ${SPEC[$w]:-} ]] || die "BENCH_SETS: unknown set '$w' (big, medium, small, comma-separated)"
 done
 for s in big medium small; do # fixed order, each once
 	for w in "${wanted[@]}"; do [ "$w" = "$s" ] && SETS+=("$s") && break; done
 done
+((${#SETS[@]} > 0)) || die "BENCH_SETS names no set (big, medium, small, comma-separated)"
 
 # Figures of tools that are not installed here (lfs-s3, awslabs git-lfs-s3, DVC): the best of them
 # per cell, seconds, full-size sets, from the run quoted in issue 14. They are printed labelled as
