@@ -107,19 +107,22 @@ RAW=(rclone s5cmd)
 
 # with_peak CMD...: runs CMD while sampling the PSS of this run's datalfs processes every 50 ms; the
 # peak of their sum (KiB) is left in $PEAK_FILE. PSS counts pages shared between the processes (the
-# binary's code) once in all, where a sum of RSS would count them once per process.
+# binary's code) once in all, where a sum of RSS would count them once per process. Other users of
+# this machine may run datalfs too: only processes of our binary count. The sampler forks nothing
+# but sleep, so that on a busy machine it still sees an export that lasts a second.
 PEAK_FILE=$WORK/peak
 with_peak() {
 	echo 0 >"$PEAK_FILE"
 	(
 		set +e +o pipefail # processes come and go between reads: not an error
-		peak=0
+		bin=$WORK/bin/datalfs peak=0
 		while :; do
 			kb=0
-			for pid in $(pgrep -x datalfs); do
-				# Other users of this machine may run datalfs too: count only ours.
-				[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$WORK/bin/datalfs" ] || continue
-				kb=$((kb + $(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)))
+			for exe in /proc/[0-9]*/exe; do
+				[ "$exe" -ef "$bin" ] || continue
+				while read -r key val _; do
+					[ "$key" = Pss: ] && kb=$((kb + val)) && break
+				done 2>/dev/null <"${exe%/exe}/smaps_rollup"
 			done
 			[ "$kb" -gt "$peak" ] && peak=$kb && echo "$peak" >"$PEAK_FILE"
 			sleep 0.05
@@ -142,7 +145,7 @@ timed() {
 	local set=$1 step=$2 t0 secs
 	shift 2
 	t0=$EPOCHREALTIME
-	"$@"
+	"$@" >&2 # stdout is for the tables (git-lfs prints progress there)
 	secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b-a}')
 	SAMPLES[$set,$step]+="$secs "
 	log "    $step: $secs s"
