@@ -273,14 +273,17 @@ log "measured in $((SECONDS - START)) s"
 
 # ---- report --------------------------------------------------------------------------------------
 
-# med SET STEP: the median of the step's samples in seconds (mean of the middle two for an even
-# count), or nothing when the step did not run.
-med() {
-	local s=${SAMPLES[$1,$2]:-}
-	[ -n "$s" ] || return 0
-	tr ' ' '\n' <<<"$s" | grep . | sort -g |
-		awk '{a[NR] = $1} END {if (NR % 2) printf "%.3f", a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2}'
-}
+# The median of each step's samples in seconds (mean of the middle two for an even count), one awk
+# per step: forks are slow on a busy machine.
+declare -A MED
+for key in "${!SAMPLES[@]}"; do
+	MED[$key]=$(awk '{
+		n = split($0, a, " ")
+		for (i = 2; i <= n; i++) { v = a[i] + 0; for (j = i - 1; j > 0 && a[j] + 0 > v; j--) a[j + 1] = a[j]; a[j + 1] = v }
+		if (n % 2) printf "%.3f", a[(n + 1) / 2]; else printf "%.3f", (a[n / 2] + a[n / 2 + 1]) / 2
+	}' <<<"${SAMPLES[$key]}")
+done
+med() { printf '%s' "${MED[$1,$2]:-}"; } # med SET STEP: the median, or nothing when the step did not run
 sec() { # sec SET STEP: the median to two decimals, or "-"
 	local m
 	m=$(med "$1" "$2")
@@ -298,7 +301,10 @@ best_raw() {
 	echo "$best $who"
 }
 div() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-human() { sed 's/G$/ GiB/; s/M$/ MiB/; s/K$/ KiB/' <<<"$1"; }
+human() { # 1G -> 1 GiB
+	local n=${1%[GMK]}
+	case $1 in *G) echo "$n GiB" ;; *M) echo "$n MiB" ;; *K) echo "$n KiB" ;; *) echo "$1" ;; esac
+}
 cell() { # cell SET DIR: the column title
 	local count size
 	IFS=: read -r count size <<<"${SPEC[$1]}"
