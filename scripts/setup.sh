@@ -15,6 +15,8 @@ DATALFS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATALFS_CACHE=${DATALFS_CACHE:-$HOME/.cache/datalfs}
 VERSITYGW_VERSION=v1.8.0
 STATICCHECK_VERSION=v0.8.2
+S5CMD_VERSION=v2.3.0 # benchmarks only; S5CMD_SUM is its go.sum line, bump both together
+S5CMD_SUM='h1:g8KSD2o4pcyzUsAaWsn7TGb+j4w+/mI1B5NmfDR0Bbs='
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -125,6 +127,25 @@ ensure_staticcheck() {
 	_install_tool staticcheck "$STATICCHECK_VERSION" honnef.co/go/tools \
 		_go_install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
 	STATICCHECK_BIN=$DATALFS_CACHE/bin/staticcheck
+}
+
+# _build_s5cmd OUT: s5cmd from a throwaway module that requires it (the proxy refuses `go install`
+# of it: its go.mod has replace directives). The go.sum line pins the module's content.
+_build_s5cmd() {
+	local mod status
+	mod=$(mktemp -d)
+	printf 'module s5cmdbuild\n\ngo 1.24\n\nrequire github.com/peak/s5cmd/v2 %s\n' "$S5CMD_VERSION" >"$mod/go.mod"
+	echo "github.com/peak/s5cmd/v2 $S5CMD_VERSION $S5CMD_SUM" >"$mod/go.sum"
+	(cd "$mod" && GOFLAGS=-mod=mod go build -o "$1" github.com/peak/s5cmd/v2)
+	status=$?
+	rm -rf "$mod"
+	return $status
+}
+
+# ensure_s5cmd: the s5cmd S3 copy tool, for benchmarks. Sets S5CMD_BIN.
+ensure_s5cmd() {
+	_install_tool s5cmd "$S5CMD_VERSION" github.com/peak/s5cmd/v2 _build_s5cmd
+	S5CMD_BIN=$DATALFS_CACHE/bin/s5cmd
 }
 
 # ensure_pre_commit: the pre-commit framework (Debian's package), for the test of the hook that
