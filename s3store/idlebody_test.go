@@ -244,7 +244,7 @@ func TestDownloadStallResumes(t *testing.T) {
 	reach := w.reach
 	done := make(chan error, 1)
 	go func() { done <- s.Download(context.Background(), oid, int64(len(data)), 0, w, func(int64) {}) }()
-	<-reach      // the first half is written; the next read waits
+	<-reach       // the first half is written; the next read waits
 	c.waitArmed() // ... under the watchdog
 	c.elapse()
 	if err := <-done; err != nil {
