@@ -44,6 +44,8 @@ type Store struct {
 	uploadDir string
 	cond      condState // see condput.go
 	seen      seenState // see keep.go
+	// watch is the idle watchdog on every response body (see idlebody.go).
+	watch *idleWatch
 }
 
 // New returns a store for loc. It loads the AWS configuration (environment,
@@ -83,6 +85,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 		region = "us-east-1" // S3-compatible stores mostly ignore it, but signing needs one
 	}
 	cfg.Region = region
+	watch := &idleWatch{idle: opts.IdleTimeout, clock: realClock{}}
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		loc.applyEndpoint(o)
 		if loc.Endpoint != "" {
@@ -91,7 +94,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 			whenRequiredChecksums(o)
 		}
 		if opts.IdleTimeout > 0 {
-			o.APIOptions = append(o.APIOptions, watchBodies(opts.IdleTimeout))
+			o.APIOptions = append(o.APIOptions, watch.middleware)
 		}
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = opts.MaxAttempts
@@ -114,7 +117,7 @@ func New(ctx context.Context, loc Location, opts Options) (*Store, error) {
 		base = httpClient
 	}
 	waitClient := base.WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = 0 })
-	return &Store{loc: loc, opts: opts, client: client, creds: cfg.Credentials, region: region, waitClient: waitClient}, nil
+	return &Store{loc: loc, opts: opts, client: client, creds: cfg.Credentials, region: region, waitClient: waitClient, watch: watch}, nil
 }
 
 func firstNonEmpty(ss ...string) string {
@@ -342,10 +345,9 @@ func (s *Store) getRange(ctx context.Context, oid string, a, b int64, etag *stri
 
 // getOnce runs one GET and copies its body to w, returning the bytes
 // written. A failed request (as opposed to a failed body) is returned as a
-// *requestError: the SDK has retried it already.
+// *requestError: the SDK has retried it already. A body that stalls fails
+// its Read (the idle watchdog, see idlebody.go), which getRange resumes.
 func (s *Store) getOnce(ctx context.Context, in *s3.GetObjectInput, w io.Writer, progress func(int64), etag **string) (int64, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
 		return 0, &requestError{err}
@@ -358,7 +360,7 @@ func (s *Store) getOnce(ctx context.Context, in *s3.GetObjectInput, w io.Writer,
 	if out.ContentLength != nil {
 		length = *out.ContentLength
 	}
-	return copyIdle(ctx, cancel, w, out.Body, length, progress, s.opts.IdleTimeout)
+	return copyBody(w, out.Body, length, progress)
 }
 
 // offsetWriter writes a stream into w from off on, refusing bytes past end
@@ -395,12 +397,9 @@ func retryableBody(err error) bool {
 	return !errors.As(err, &re)
 }
 
-// copyIdle copies r, a body of length bytes (or -1 when unknown), to w,
-// cancelling the request when no byte arrives for idle. It returns the
-// bytes written.
-func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, length int64, progress func(int64), idle time.Duration) (int64, error) {
-	timer := time.AfterFunc(idle, cancel)
-	defer timer.Stop()
+// copyBody copies r, a body of length bytes (or -1 when unknown), to w and
+// returns the bytes written. A failure to write w is a *writeError.
+func copyBody(w io.Writer, r io.Reader, length int64, progress func(int64)) (int64, error) {
 	// Sized to the body: thousands of small objects must not each
 	// allocate (and zero) the buffer a large one wants.
 	const most = 256 << 10
@@ -413,7 +412,6 @@ func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, leng
 	for {
 		m, rerr := r.Read(buf)
 		if m > 0 {
-			timer.Reset(idle)
 			if _, err := w.Write(buf[:m]); err != nil {
 				return n, &writeError{err}
 			}
@@ -424,28 +422,9 @@ func copyIdle(ctx context.Context, cancel func(), w io.Writer, r io.Reader, leng
 			return n, nil
 		}
 		if rerr != nil {
-			if ctx.Err() != nil {
-				return n, fmt.Errorf("no data for %v: %w", idle, rerr)
-			}
 			return n, rerr
 		}
 	}
-}
-
-// CopyBody copies an object's body (length bytes, or -1 when unknown) to w,
-// calling cancel, which must cancel the request, when no byte arrives for
-// idle: a server that stalls mid-body fails the copy instead of hanging
-// it. A failure to write w is reported so that IsLocalWrite recognises it;
-// any other error is the network's or the server's, worth another try.
-func CopyBody(ctx context.Context, cancel func(), w io.Writer, body io.Reader, length int64, idle time.Duration) (int64, error) {
-	return copyIdle(ctx, cancel, w, body, length, func(int64) {}, idle)
-}
-
-// IsLocalWrite reports whether err, from CopyBody, is a failure to write
-// locally, which another request will not mend.
-func IsLocalWrite(err error) bool {
-	var we *writeError
-	return errors.As(err, &we)
 }
 
 // Backoff is the wait before retry number attempt (1 for the first), as the

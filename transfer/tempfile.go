@@ -217,25 +217,28 @@ func (t *tempFile) remove() {
 }
 
 // verifier is the io.WriterAt a store downloads into. Writers put their
-// bytes straight into the temp file, concurrently; a hasher goroutine
-// follows the contiguous written prefix, reading it back (from the page
-// cache) into SHA-256, so the content is verified end to end without making
-// parallel ranges wait for each other. The written prefix is recorded in the
-// sidecar so an interrupted download can resume.
+// bytes straight into the temp file, concurrently. Bytes that extend the
+// hashed prefix (a single stream, or the range at the front of parallel
+// ones) are hashed right from the writer's buffer; a hasher goroutine
+// reads back (from the page cache) only what that misses: bytes written
+// ahead of the prefix, and a resumed prefix. So the content is verified end
+// to end without making parallel ranges wait for each other. The written prefix is recorded in the sidecar so an
+// interrupted download can resume.
 type verifier struct {
 	tf *tempFile
 
 	mu       sync.Mutex
-	grew     *sync.Cond      // signalled when frontier grows or the download ends
+	grew     *sync.Cond      // signalled when frontier or hashed grows, or the download ends
 	frontier int64           // bytes [0, frontier) are written
 	ahead    map[int64]int64 // offset -> length written beyond the frontier
 	saved    int64
 	ended    bool
 	err      error
+	hashed   int64 // bytes [0, hashed) are hashed
+	hashing  bool  // h is in use (by a writer or the hasher); hashed is about to grow
 
-	h       hash.Hash // owned by the hasher
-	hashed  int64     // bytes [0, hashed) are hashed; owned by the hasher
-	hashErr error
+	h       hash.Hash // used by whoever set hashing
+	hashErr error     // owned by the hasher
 	done    chan struct{}
 }
 
@@ -276,7 +279,18 @@ func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
 			delete(v.ahead, v.frontier)
 			v.frontier += l
 		}
-		v.grew.Signal()
+		if off == v.hashed && !v.hashing {
+			// These bytes extend the hashed prefix: hash them from p
+			// rather than from the file later. Other writers go on
+			// meanwhile; only the hasher waits for hashing to clear.
+			v.hashing = true
+			v.mu.Unlock()
+			v.h.Write(p[:n])
+			v.mu.Lock()
+			v.hashed += int64(n)
+			v.hashing = false
+		}
+		v.grew.Broadcast()
 	} else {
 		v.ahead[off] = int64(n)
 	}
@@ -291,25 +305,39 @@ func (v *verifier) WriteAt(p []byte, off int64) (int, error) {
 }
 
 // hash follows the frontier until the download ends, reading back through
-// a buffer of bufSize bytes.
+// a buffer of bufSize bytes what the writers did not hash. A read-back
+// error ends the hashing but not the loop, which must still see the end.
 func (v *verifier) hash(bufSize int) {
 	defer close(v.done)
-	buf := make([]byte, bufSize)
+	var buf []byte
 	for {
 		v.mu.Lock()
-		for v.frontier == v.hashed && !v.ended {
+		for (v.frontier == v.hashed || v.hashing) && !v.ended {
 			v.grew.Wait()
 		}
-		target, ended := v.frontier, v.ended
-		v.mu.Unlock()
-		if target > v.hashed && v.hashErr == nil {
-			_, err := io.CopyBuffer(v.h, io.NewSectionReader(v.tf.f, v.hashed, target-v.hashed), buf)
-			if err != nil {
-				v.hashErr = fmt.Errorf("read back temp file %s: %w", v.tf.f.Name(), err)
-			}
-			v.hashed = target
+		for v.hashing { // the download ended while a writer hashes
+			v.grew.Wait()
 		}
-		if ended && v.hashed == target {
+		from, target, ended := v.hashed, v.frontier, v.ended
+		v.hashing = target > from
+		v.mu.Unlock()
+		if target > from {
+			if v.hashErr == nil {
+				if buf == nil {
+					buf = make([]byte, bufSize)
+				}
+				_, err := io.CopyBuffer(v.h, io.NewSectionReader(v.tf.f, from, target-from), buf)
+				if err != nil {
+					v.hashErr = fmt.Errorf("read back temp file %s: %w", v.tf.f.Name(), err)
+				}
+			}
+			v.mu.Lock()
+			v.hashed = target
+			v.hashing = false
+			v.grew.Broadcast()
+			v.mu.Unlock()
+		}
+		if ended && target == from {
 			return
 		}
 	}
@@ -324,11 +352,12 @@ func (v *verifier) written() int64 {
 
 // result ends the download and returns the length of the contiguous prefix
 // written and its SHA-256 in hex, once the hasher has caught up. It must be
-// called exactly once, before the file is closed.
+// called exactly once, after every WriteAt has returned and before the file
+// is closed.
 func (v *verifier) result() (int64, string, error) {
 	v.mu.Lock()
 	v.ended = true
-	v.grew.Signal()
+	v.grew.Broadcast()
 	v.mu.Unlock()
 	<-v.done
 	v.mu.Lock()

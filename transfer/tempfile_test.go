@@ -120,3 +120,36 @@ func TestOwnFileNotKept(t *testing.T) {
 		t.Errorf("after two interrupted downloads the dir holds %q, want %q", names, want)
 	}
 }
+
+// TestVerifierHashesInOrderBytesAsWritten: bytes written at the frontier of
+// the hashed prefix (a single stream, or the first of parallel ranges) are
+// hashed from the caller's buffer: the file is not read back. The temp file
+// here is write-only, so a read-back fails the download. A resumed prefix
+// and bytes written ahead of the frontier are still read back (from the
+// page cache).
+func TestVerifierHashesInOrderBytesAsWritten(t *testing.T) {
+	data := make([]byte, 5<<20+7)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	want := sha256.Sum256(data)
+	dir := t.TempDir()
+	f, err := os.OpenFile(filepath.Join(dir, "obj"), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := &tempFile{f: f}
+	defer tf.remove()
+	v := newVerifier(tf, int64(len(data)))
+	for off := 0; off < len(data); off += 256 << 10 {
+		end := min(off+256<<10, len(data))
+		if _, err := v.WriteAt(data[off:end], int64(off)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, sum, err := v.result()
+	if err != nil || n != int64(len(data)) || sum != hex.EncodeToString(want[:]) {
+		t.Errorf("result = %d, %s, %v; want %d, %x and no error", n, sum, err, len(data), want)
+	}
+}
