@@ -253,3 +253,65 @@ func TestHandedOverMode(t *testing.T) {
 		t.Errorf("handed-over file %s has mode %v, want 0660", p, fi.Mode().Perm())
 	}
 }
+
+// TestHandOverLeavesOneFile: a finished download is handed over under a
+// fresh name of its own (a hard link, then the shared name removed; or,
+// where the file system has no hard links, an exclusive empty file
+// replaced). Either way the handed-over file holds the object, the shared
+// OID.datalfs name is free, and nothing else is left in the temp dir.
+func TestHandOverLeavesOneFile(t *testing.T) {
+	for _, links := range []bool{true, false} {
+		name := map[bool]string{true: "hard links", false: "no hard links"}[links]
+		t.Run(name, func(t *testing.T) {
+			linked := 0
+			restore := transfer.SetLinkFile(func(oldname, newname string) error {
+				if !links {
+					return &os.LinkError{Op: "link", Old: oldname, New: newname, Err: syscall.EPERM}
+				}
+				linked++
+				return os.Link(oldname, newname)
+			})
+			defer restore()
+			r := newRig(t)
+			// The agent's first download uses a file of its own (it settles
+			// that locks work); the second goes through the shared name.
+			var objs [2][]byte
+			var oids [2]string
+			in := initDownload + "\n"
+			for k := range objs {
+				objs[k], oids[k] = storetest.Object(int64(3000+k), uint64(25+k))
+				r.srv.Put(t, "bucket", r.loc.Key(oids[k]), objs[k])
+				in += req(map[string]any{"event": "download", "oid": oids[k], "size": len(objs[k])}) + "\n"
+			}
+			var out bytes.Buffer
+			if err := r.agent().Serve(context.Background(), strings.NewReader(in), &out); err != nil {
+				t.Fatal(err)
+			}
+			for k, oid := range oids {
+				var p string
+				for _, line := range strings.Split(out.String(), "\n") {
+					if strings.Contains(line, `"complete"`) && strings.Contains(line, oid) {
+						if i := strings.Index(line, `"path":"`); i >= 0 {
+							p = line[i+len(`"path":"`):]
+							p = p[:strings.IndexByte(p, '"')]
+						}
+					}
+				}
+				got, err := os.ReadFile(p)
+				if err != nil || !bytes.Equal(got, objs[k]) {
+					t.Fatalf("handed-over file %q: %v, %d bytes, want the object's %d", p, err, len(got), len(objs[k]))
+				}
+				if err := os.Remove(p); err != nil { // git-lfs moves it away
+					t.Fatal(err)
+				}
+			}
+			left, _ := os.ReadDir(r.tempDir)
+			for _, e := range left {
+				t.Errorf("left in the temp dir: %s", e.Name())
+			}
+			if links && linked == 0 {
+				t.Error("no hand-over went through a hard link")
+			}
+		})
+	}
+}
