@@ -98,11 +98,16 @@ func (d *docReader) skipSpace() error {
 	}
 }
 
-func (d *docReader) expect(want byte, what string) error {
+// peekPast skips white space and returns the next byte without consuming it.
+func (d *docReader) peekPast() (byte, error) {
 	if err := d.skipSpace(); err != nil {
-		return err
+		return 0, err
 	}
-	c, err := d.peek()
+	return d.peek()
+}
+
+func (d *docReader) expect(want byte, what string) error {
+	c, err := d.peekPast()
 	if err != nil {
 		return err
 	}
@@ -118,10 +123,7 @@ func (d *docReader) expect(want byte, what string) error {
 func (d *docReader) skipValue() error {
 	depth := 0
 	for {
-		if err := d.skipSpace(); err != nil {
-			return err
-		}
-		c, err := d.peek()
+		c, err := d.peekPast()
 		if err != nil {
 			return err
 		}
@@ -248,10 +250,7 @@ func (d *docReader) start() error {
 		return err
 	}
 	for i, tok := range d.records {
-		if err := d.skipSpace(); err != nil {
-			return err
-		}
-		c, err := d.peek()
+		c, err := d.peekPast()
 		if err != nil {
 			return err
 		}
@@ -266,10 +265,7 @@ func (d *docReader) start() error {
 			found := false
 			first := true
 			for !found {
-				if err := d.skipSpace(); err != nil {
-					return err
-				}
-				c, err := d.peek()
+				c, err := d.peekPast()
 				if err != nil {
 					return err
 				}
@@ -303,10 +299,7 @@ func (d *docReader) start() error {
 				return &fatalProblem{Problem{Line: d.line, Column: d.col, Message: fmt.Sprintf("records pointer %s: %s is an array and %q is not an index", d.ptr, at, tok)}}
 			}
 			for n := 0; n <= idx; n++ {
-				if err := d.skipSpace(); err != nil {
-					return err
-				}
-				if c, err := d.peek(); err != nil {
+				if c, err := d.peekPast(); err != nil {
 					return err
 				} else if c == ']' {
 					return &fatalProblem{Problem{Line: d.line, Column: d.col, Message: fmt.Sprintf("records pointer %s: %s has no element %d", d.ptr, at, idx)}}
@@ -326,10 +319,7 @@ func (d *docReader) start() error {
 			return &fatalProblem{Problem{Line: d.line, Column: d.col, Message: fmt.Sprintf("records pointer %s: %s is not an object or array", d.ptr, at)}}
 		}
 	}
-	if err := d.skipSpace(); err != nil {
-		return err
-	}
-	c, err := d.peek()
+	c, err := d.peekPast()
 	if err != nil {
 		return err
 	}
@@ -366,10 +356,7 @@ func (d *docReader) fill(b *batch) error {
 		return d.finish()
 	}
 	for !b.full() {
-		if err := d.skipSpace(); err != nil {
-			return err
-		}
-		c, err := d.peek()
+		c, err := d.peekPast()
 		if err != nil {
 			return err
 		}
@@ -427,10 +414,7 @@ func (d *docReader) element(b *batch) error {
 func (d *docReader) finish() error {
 	for len(d.stack) > 0 {
 		open := d.stack[len(d.stack)-1]
-		if err := d.skipSpace(); err != nil {
-			return err
-		}
-		c, err := d.peek()
+		c, err := d.peekPast()
 		if err != nil {
 			return err
 		}
