@@ -28,6 +28,8 @@
 //   - internal/jsonparse: the JSON parser of records and schemas, whose
 //     string and number readers the fast path uses too;
 //   - internal/ecmaregex: ECMA-262 patterns translated to Go's regexp, for
-//     the library (compileECMA) and the fast path alike;
-//   - internal/jsonpointer: JSON pointers, split, formatted and followed.
+//     the library (compileECMA) and the fast path alike.
+//
+// JSON pointers are split, formatted and followed by the module's
+// internal/jsonpointer, the one reader the dataset commands use too.
 package manifest

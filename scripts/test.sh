@@ -3,7 +3,7 @@
 #
 #   scripts/test.sh                 # tools, gofmt, go vet, staticcheck, fuzz smoke runs, go test ./...
 #   GO_TEST_FLAGS=-v scripts/test.sh
-#   DATALFS_TEST_RACE=1 scripts/test.sh   # also run the end-to-end tests with a race-enabled agent
+#   DATALFS_TEST_RACE=1 scripts/test.sh   # also run the end-to-end tests (and the agent they start) with -race
 #
 # It installs what it needs: Debian's git-lfs (3.3.0, the old client the end-to-end tests also run a
 # few scripts with; needs root and apt-get, skipped when /usr/bin/git-lfs exists), and into
