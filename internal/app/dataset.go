@@ -126,35 +126,6 @@ func datasetSubcommands() []*cli.Command {
 	}
 }
 
-// installDiffDriver defines the datalfs-manifest diff driver in git config
-// (scope is --local or --global; self is the datalfs executable). A
-// manifest uses it through `.gitattributes`: `*.jsonl diff=datalfs-manifest`
-// on a line after `git lfs track`'s.
-func installDiffDriver(ctx context.Context, scope, self string) error {
-	for _, kv := range [][2]string{
-		{"diff.datalfs-manifest.textconv", shellQuote(self) + " manifest textconv"},
-		{"diff.datalfs-manifest.binary", "false"},
-	} {
-		if _, err := git(ctx, "config", scope, kv[0], kv[1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// uninstallDiffDriver removes what installDiffDriver wrote.
-func uninstallDiffDriver(ctx context.Context, scope string) error {
-	_, _ = git(ctx, "config", scope, "--remove-section", "diff.datalfs-manifest")
-	return nil
-}
-
-func shellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t'\"\\$`!*?[]{}()<>|&;#~") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // datasetEnv is what the dataset commands share: the repository, the S3
 // clients, and the store of the LFS URL (nil when there is none).
 type datasetEnv struct {
