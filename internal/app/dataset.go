@@ -18,6 +18,7 @@ import (
 	"github.com/datalfs/datalfs/dataset"
 	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/plural"
+	"github.com/datalfs/datalfs/lineage"
 	"github.com/datalfs/datalfs/manifest"
 	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
@@ -314,16 +315,12 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 	}
 	out, errw := c.App.Writer, c.App.ErrWriter
 	if lock != nil {
-		got, err := env.repo.Digest(ctx, ms)
+		mis, err := lineage.CheckLock(ctx, env.repo, ms, *lock)
 		if err != nil {
 			return withCode(exitUsage, err)
 		}
-		if got.Digest != lock.Digest {
-			fmt.Fprintf(out, "digest mismatch: the manifests at %s hash to %s, the lock %s says %s\n", shortRev(commit), got.Digest, c.String("lock"), lock.Digest)
-			return withCode(exitProblems, errors.New("refusing to fetch a dataset that is not the locked one: check that the lock's commit and manifests are the ones trained on"))
-		}
-		if err := checkLockLineage(ctx, out, env.repo.Top, *lock); err != nil {
-			return err
+		if mis != nil {
+			return lockMismatch(out, *mis, commit, *lock, c.String("lock"))
 		}
 	}
 	tombs, err := env.repo.Tombstones(ctx)
@@ -382,6 +379,22 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 	return silentExitIf(code)
 }
 
+// lockMismatch says how the dataset at commit is not the one lock (read
+// from the file at path) pins, and refuses to go on.
+func lockMismatch(out io.Writer, m lineage.LockMismatch, commit string, lock dataset.Lock, path string) error {
+	if !m.Lineage {
+		fmt.Fprintf(out, "digest mismatch: the manifests at %s hash to %s, the lock %s says %s\n", shortRev(commit), m.Got, path, m.Want)
+		return withCode(exitProblems, errors.New("refusing to fetch a dataset that is not the locked one: check that the lock's commit and manifests are the ones trained on"))
+	}
+	got := m.Got
+	if got == "" {
+		got = "nothing (no record describes the manifests)"
+	}
+	fmt.Fprintf(out, "lineage mismatch: the records upstream of the manifests at %s (%s) hash to %s, the lock says %s\n",
+		shortRev(lock.Commit), strings.Join(m.Steps, ", "), got, m.Want)
+	return withCode(exitProblems, errors.New("refusing to fetch: the data, code, parameters or environment that made the locked manifests are not the locked ones; see `datalfs why` and `datalfs lineage verify --rev`"))
+}
+
 func silentExitIf(code int) error {
 	if code == 0 {
 		return nil
@@ -416,7 +429,7 @@ func runDatasetLock(c *cli.Context) error {
 		return withCode(exitUsage, err)
 	}
 	l.Commit = commit
-	if l.Lineage, l.LineageSteps, err = lockLineage(ctx, env.repo.Top, l); err != nil {
+	if l.Lineage, l.LineageSteps, err = (&lineage.Repo{Repo: env.repo.Repo}).LockDigest(ctx, l); err != nil {
 		return withCode(exitUsage, err)
 	}
 	data := l.Marshal()
