@@ -215,35 +215,20 @@ func runDatasetBuild(c *cli.Context) error {
 	}
 	prog := newProgress(c.App.ErrWriter)
 	opt.Progress = func(n int) { prog.show("listed %d objects", n) }
-	var out io.Writer = c.App.Writer
-	var tmp *os.File
-	if o := c.String("output"); o != "" && o != "-" {
-		if err := os.MkdirAll(filepath.Dir(o), 0o755); err != nil {
-			return withCode(exitUsage, fmt.Errorf("-o: %w", err))
-		}
-		if tmp, err = os.CreateTemp(filepath.Dir(o), "."+filepath.Base(o)+".tmp-*"); err != nil {
-			return withCode(exitUsage, fmt.Errorf("-o: %w", err))
-		}
-		defer os.Remove(tmp.Name())
-		out = tmp
-	}
 	start := time.Now()
-	st, err := dataset.Build(c.Context, cl, opt, out)
-	prog.clear()
-	if err != nil {
-		if tmp != nil {
-			tmp.Close()
-		}
-		return withCode(exitUsage, err)
+	var st dataset.BuildStats
+	if o := c.String("output"); o != "" && o != "-" {
+		st, err = dataset.BuildFile(c.Context, cl, opt, o)
+	} else {
+		st, err = dataset.Build(c.Context, cl, opt, c.App.Writer)
 	}
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
-			return withCode(exitUsage, err)
-		}
-		_ = os.Chmod(tmp.Name(), 0o644)
-		if err := os.Rename(tmp.Name(), c.String("output")); err != nil {
-			return withCode(exitUsage, err)
-		}
+	prog.clear()
+	var ce *dataset.CreateError
+	if errors.As(err, &ce) {
+		err = fmt.Errorf("-o: %w", ce.Err)
+	}
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
 	pinned := "not versioned: references are not pinned to versions; turn versioning on to make old commits rebuildable"
 	if st.Versioned {
