@@ -23,6 +23,19 @@ func (r *Repo) LockDigest(ctx context.Context, l dataset.Lock) (string, []string
 	return d, steps, nil
 }
 
+// NewLock is the lock of ms, the manifests read from repo at commit: their
+// dataset digest (dataset.Repo.Digest), commit, and the lineage digest of
+// the records upstream of them (LockDigest).
+func NewLock(ctx context.Context, repo *dataset.Repo, ms []dataset.Manifest, commit string) (dataset.Lock, error) {
+	l, err := repo.Digest(ctx, ms)
+	if err != nil {
+		return l, err
+	}
+	l.Commit = commit
+	l.Lineage, l.LineageSteps, err = (&Repo{Repo: repo.Repo}).LockDigest(ctx, l)
+	return l, err
+}
+
 // LockMismatch says how a dataset is not the one its lock pins.
 type LockMismatch struct {
 	// Lineage is false when the manifests' dataset digest differs from the

@@ -23,13 +23,16 @@ func TestCheckLock(t *testing.T) {
 	}
 	repo := &dataset.Repo{Repo: g}
 	ms := []dataset.Manifest{{Path: "data/train.jsonl", Rev: head, Config: dataset.Config{ID: "/id"}}}
-	lock, err := repo.Digest(ctx, ms)
+	lock, err := NewLock(ctx, repo, ms, head)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock.Commit = head
-	if lock.Lineage, lock.LineageSteps, err = r.repo().LockDigest(ctx, lock); err != nil || lock.Lineage == "" || len(lock.LineageSteps) != 2 {
-		t.Fatalf("LockDigest = %q, %v, %v; want a digest over two steps", lock.Lineage, lock.LineageSteps, err)
+	digest, err := repo.Digest(ctx, ms)
+	if err != nil || lock.Commit != head || lock.Digest != digest.Digest || lock.Records != 1 || lock.Lineage == "" || len(lock.LineageSteps) != 2 {
+		t.Fatalf("NewLock = %+v, %v; want commit %s, dataset digest %s, 1 record, a lineage digest over two steps", lock, err, head, digest.Digest)
+	}
+	if d, steps, err := r.repo().LockDigest(ctx, lock); err != nil || d != lock.Lineage || !cmp.Equal(steps, lock.LineageSteps) {
+		t.Errorf("LockDigest = %s, %v, %v; want NewLock's %s", d, steps, err, lock.Lineage)
 	}
 	const other = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 	noLineage, badDigest, badLineage := lock, lock, lock

@@ -409,12 +409,8 @@ func runDatasetLock(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	l, err := env.repo.Digest(ctx, ms)
+	l, err := lineage.NewLock(ctx, env.repo, ms, commit)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	l.Commit = commit
-	if l.Lineage, l.LineageSteps, err = (&lineage.Repo{Repo: env.repo.Repo}).LockDigest(ctx, l); err != nil {
 		return withCode(exitUsage, err)
 	}
 	data := l.Marshal()
