@@ -70,7 +70,25 @@ func TestDropAll(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "d.json")); string(b) != files["d.json"] {
 		t.Errorf("d.json changed: %q", b)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "*.datalfs-tmp")); len(left) > 0 {
+	left, _ := filepath.Glob(filepath.Join(dir, "*.datalfs-tmp"))
+	tmps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	if left = append(left, tmps...); len(left) > 0 {
 		t.Errorf("temp files left: %q", left)
+	}
+}
+
+// assertOnly fails unless dir holds exactly the files names.
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if !reflect.DeepEqual(got, names) {
+		t.Errorf("%s holds %q, want only %q (no temporary file left)", dir, got, names)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -297,4 +298,28 @@ func PushMissing(ctx context.Context, b interface {
 	}
 	rep.StillBad, rep.Present = again.Problems, again.Present
 	return rep, nil
+}
+
+// LFSURLs says which LFS URL git-lfs uses for an operation ("upload" or
+// "download") with a remote; *gitrepo.Repo is one.
+type LFSURLs interface {
+	LFSURL(operation, remote string) (string, error)
+}
+
+// CheckPushURL refuses PushMissing for remote when pushes go elsewhere
+// than the bucket being checked (lfs.pushurl): repairing one would not fix
+// the other.
+func CheckPushURL(repo LFSURLs, remote string) error {
+	down, err := repo.LFSURL("download", remote)
+	if err != nil {
+		return err
+	}
+	up, err := repo.LFSURL("upload", remote)
+	if err != nil {
+		return err
+	}
+	if strings.TrimRight(down, "/") != strings.TrimRight(up, "/") {
+		return fmt.Errorf("--push-missing: pushes go to %s but downloads come from %s (lfs.pushurl): copy the objects between them instead", up, down)
+	}
+	return nil
 }

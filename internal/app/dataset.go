@@ -18,6 +18,7 @@ import (
 	"github.com/datalfs/datalfs/dataset"
 	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/plural"
+	"github.com/datalfs/datalfs/lineage"
 	"github.com/datalfs/datalfs/manifest"
 	"github.com/datalfs/datalfs/s3ref"
 	"github.com/datalfs/datalfs/s3store"
@@ -126,35 +127,6 @@ func datasetSubcommands() []*cli.Command {
 	}
 }
 
-// installDiffDriver defines the datalfs-manifest diff driver in git config
-// (scope is --local or --global; self is the datalfs executable). A
-// manifest uses it through `.gitattributes`: `*.jsonl diff=datalfs-manifest`
-// on a line after `git lfs track`'s.
-func installDiffDriver(ctx context.Context, scope, self string) error {
-	for _, kv := range [][2]string{
-		{"diff.datalfs-manifest.textconv", shellQuote(self) + " manifest textconv"},
-		{"diff.datalfs-manifest.binary", "false"},
-	} {
-		if _, err := git(ctx, "config", scope, kv[0], kv[1]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// uninstallDiffDriver removes what installDiffDriver wrote.
-func uninstallDiffDriver(ctx context.Context, scope string) error {
-	_, _ = git(ctx, "config", scope, "--remove-section", "diff.datalfs-manifest")
-	return nil
-}
-
-func shellQuote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t'\"\\$`!*?[]{}()<>|&;#~") {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // datasetEnv is what the dataset commands share: the repository, the S3
 // clients, and the store of the LFS URL (nil when there is none).
 type datasetEnv struct {
@@ -243,35 +215,20 @@ func runDatasetBuild(c *cli.Context) error {
 	}
 	prog := newProgress(c.App.ErrWriter)
 	opt.Progress = func(n int) { prog.show("listed %d objects", n) }
-	var out io.Writer = c.App.Writer
-	var tmp *os.File
-	if o := c.String("output"); o != "" && o != "-" {
-		if err := os.MkdirAll(filepath.Dir(o), 0o755); err != nil {
-			return withCode(exitUsage, fmt.Errorf("-o: %w", err))
-		}
-		if tmp, err = os.CreateTemp(filepath.Dir(o), "."+filepath.Base(o)+".tmp-*"); err != nil {
-			return withCode(exitUsage, fmt.Errorf("-o: %w", err))
-		}
-		defer os.Remove(tmp.Name())
-		out = tmp
-	}
 	start := time.Now()
-	st, err := dataset.Build(c.Context, cl, opt, out)
-	prog.clear()
-	if err != nil {
-		if tmp != nil {
-			tmp.Close()
-		}
-		return withCode(exitUsage, err)
+	var st dataset.BuildStats
+	if o := c.String("output"); o != "" && o != "-" {
+		st, err = dataset.BuildFile(c.Context, cl, opt, o)
+	} else {
+		st, err = dataset.Build(c.Context, cl, opt, c.App.Writer)
 	}
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
-			return withCode(exitUsage, err)
-		}
-		_ = os.Chmod(tmp.Name(), 0o644)
-		if err := os.Rename(tmp.Name(), c.String("output")); err != nil {
-			return withCode(exitUsage, err)
-		}
+	prog.clear()
+	var ce *dataset.CreateError
+	if errors.As(err, &ce) {
+		err = fmt.Errorf("-o: %w", ce.Err)
+	}
+	if err != nil {
+		return withCode(exitUsage, err)
 	}
 	pinned := "not versioned: references are not pinned to versions; turn versioning on to make old commits rebuildable"
 	if st.Versioned {
@@ -343,16 +300,12 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 	}
 	out, errw := c.App.Writer, c.App.ErrWriter
 	if lock != nil {
-		got, err := env.repo.Digest(ctx, ms)
+		mis, err := lineage.CheckLock(ctx, env.repo, ms, *lock)
 		if err != nil {
 			return withCode(exitUsage, err)
 		}
-		if got.Digest != lock.Digest {
-			fmt.Fprintf(out, "digest mismatch: the manifests at %s hash to %s, the lock %s says %s\n", shortRev(commit), got.Digest, c.String("lock"), lock.Digest)
-			return withCode(exitProblems, errors.New("refusing to fetch a dataset that is not the locked one: check that the lock's commit and manifests are the ones trained on"))
-		}
-		if err := checkLockLineage(ctx, out, env.repo.Top, *lock); err != nil {
-			return err
+		if mis != nil {
+			return lockMismatch(out, *mis, commit, *lock, c.String("lock"))
 		}
 	}
 	tombs, err := env.repo.Tombstones(ctx)
@@ -411,6 +364,22 @@ func runDatasetCheck(c *cli.Context, dir string) error {
 	return silentExitIf(code)
 }
 
+// lockMismatch says how the dataset at commit is not the one lock (read
+// from the file at path) pins, and refuses to go on.
+func lockMismatch(out io.Writer, m lineage.LockMismatch, commit string, lock dataset.Lock, path string) error {
+	if !m.Lineage {
+		fmt.Fprintf(out, "digest mismatch: the manifests at %s hash to %s, the lock %s says %s\n", shortRev(commit), m.Got, path, m.Want)
+		return withCode(exitProblems, errors.New("refusing to fetch a dataset that is not the locked one: check that the lock's commit and manifests are the ones trained on"))
+	}
+	got := m.Got
+	if got == "" {
+		got = "nothing (no record describes the manifests)"
+	}
+	fmt.Fprintf(out, "lineage mismatch: the records upstream of the manifests at %s (%s) hash to %s, the lock says %s\n",
+		shortRev(lock.Commit), strings.Join(m.Steps, ", "), got, m.Want)
+	return withCode(exitProblems, errors.New("refusing to fetch: the data, code, parameters or environment that made the locked manifests are not the locked ones; see `datalfs why` and `datalfs lineage verify --rev`"))
+}
+
 func silentExitIf(code int) error {
 	if code == 0 {
 		return nil
@@ -440,12 +409,8 @@ func runDatasetLock(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	l, err := env.repo.Digest(ctx, ms)
+	l, err := lineage.NewLock(ctx, env.repo, ms, commit)
 	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	l.Commit = commit
-	if l.Lineage, l.LineageSteps, err = lockLineage(ctx, env.repo.Top, l); err != nil {
 		return withCode(exitUsage, err)
 	}
 	data := l.Marshal()

@@ -11,13 +11,12 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/datalfs/datalfs/agentsetup"
 	"github.com/datalfs/datalfs/gitrepo"
-	"github.com/datalfs/datalfs/internal/gitcmd"
-	"github.com/datalfs/datalfs/s3store"
 )
 
 // agentName is the custom transfer agent's name in git config.
-const agentName = "datalfs"
+const agentName = agentsetup.Agent
 
 func installCommand() *cli.Command {
 	return &cli.Command{
@@ -56,152 +55,43 @@ func uninstallCommand() *cli.Command {
 	}
 }
 
+// install binds datalfs for the LFS URLs (see agentsetup.Install) and says
+// what it wrote.
 func install(ctx context.Context, global bool, rawURL string, out io.Writer) error {
-	repo := gitrepo.Here()
-	if !global && !repo.InRepo() {
-		return withCode(exitUsage, fmt.Errorf("not in a git repository: run `datalfs install` inside one, or use --global"))
-	}
 	self, err := executable()
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	var (
-		urls    []string
-		skipped []skippedURL
-	)
-	switch {
-	case rawURL != "":
-		urls = []string{strings.TrimRight(rawURL, "/")}
-	case global:
-		return withCode(exitUsage, fmt.Errorf("--global needs --url: the bucket or LFS URL prefix to bind, such as https://BUCKET.s3.REGION.amazonaws.com/"))
-	default:
-		urls, skipped = configuredURLs(repo)
-		if len(urls) == 0 && len(skipped) > 0 {
-			return withCode(exitUsage, errNoBucketURL(skipped[0]))
+	res, err := agentsetup.Install(ctx, gitrepo.Here(), agentsetup.Options{Global: global, URL: rawURL, Self: self})
+	if res.Configured {
+		where := "this repository"
+		if global {
+			where = "your global git config"
+		}
+		if len(res.Bound) == 0 {
+			fmt.Fprintf(out, "Installed the datalfs agent in %s, but the repository has no LFS URL yet.\n"+
+				"Set one (for example in .lfsconfig: `git config -f .lfsconfig lfs.url https://BUCKET.s3.REGION.amazonaws.com/PREFIX`)\n"+
+				"and run `datalfs install` again to bind it.\n", where)
+		} else {
+			fmt.Fprintf(out, "Installed: git-lfs in %s now moves objects for %s through %s.\n", where, strings.Join(res.Bound, " and "), self)
+		}
+		for _, sk := range res.Skipped {
+			fmt.Fprintf(out, "Left alone: %s, %s.\n", sk.URL, sk.Why)
 		}
 	}
-	for _, u := range urls {
-		if _, err := s3store.ParseURL(u); err != nil {
-			return withCode(exitUsage, err)
-		}
+	if res.Hook {
+		fmt.Fprintln(out, "Installed the pre-commit hook: commits run `datalfs manifest validate --staged` (skip with git commit --no-verify).")
 	}
-	scope := scopeFlag(global)
-	settings := [][2]string{
-		{"lfs.customtransfer." + agentName + ".path", self},
-		{"lfs.customtransfer." + agentName + ".args", "transfer"},
-		{"lfs.customtransfer." + agentName + ".concurrent", "true"},
-		{"lfs.customtransfer." + agentName + ".direction", "both"},
-	}
-	for _, u := range urls {
-		settings = append(settings, [2]string{"lfs." + u + ".standalonetransferagent", agentName})
-	}
-	for _, kv := range settings {
-		if _, err := git(ctx, "config", scope, kv[0], kv[1]); err != nil {
-			return withCode(exitUsage, err)
-		}
-	}
-	if err := installDiffDriver(ctx, scope, self); err != nil {
-		return withCode(exitUsage, err)
-	}
-	where := "this repository"
-	if global {
-		where = "your global git config"
-	}
-	if len(urls) == 0 {
-		fmt.Fprintf(out, "Installed the datalfs agent in %s, but the repository has no LFS URL yet.\n"+
-			"Set one (for example in .lfsconfig: `git config -f .lfsconfig lfs.url https://BUCKET.s3.REGION.amazonaws.com/PREFIX`)\n"+
-			"and run `datalfs install` again to bind it.\n", where)
-	} else {
-		fmt.Fprintf(out, "Installed: git-lfs in %s now moves objects for %s through %s.\n", where, strings.Join(urls, " and "), self)
-	}
-	for _, sk := range skipped {
-		fmt.Fprintf(out, "Left alone: %s, %s.\n", sk.url, sk.why)
-	}
-	if !global {
-		if err := installHooks(ctx, repo, self, out); err != nil {
-			return withCode(exitUsage, err)
-		}
-	}
-	return nil
+	return withCode(exitUsage, err)
 }
 
-// skippedURL is an LFS URL of the repository that install must not bind,
-// and why.
-type skippedURL struct{ url, why string }
-
-// configuredURLs returns the LFS URLs of the repository's remotes that the
-// user configured (lfs.url, lfs.pushurl, remote.NAME.lfsurl,
-// remote.NAME.lfspushurl, .lfsconfig), push and fetch URLs both, and apart
-// from them the URLs that belong to a Git host's own LFS server and must
-// never be bound: those git-lfs derives from a Git remote's URL, and
-// configured ones that name an LFS server's API (.../info/lfs).
-func configuredURLs(repo *gitrepo.Repo) (bind []string, skipped []skippedURL) {
-	seen := map[string]bool{}
-	for _, ru := range repo.RemoteURLs() {
-		u := strings.TrimRight(ru.URL, "/")
-		if seen[u] {
-			continue
-		}
-		seen[u] = true
-		switch {
-		case !ru.Configured:
-			skipped = append(skipped, skippedURL{u, "which git-lfs derives from the Git remote " + ru.Remote + " (that host's own LFS server, not a bucket)"})
-		case strings.HasSuffix(u, "/info/lfs"):
-			skipped = append(skipped, skippedURL{u, "which names a Git LFS server's API (.../info/lfs), not a bucket"})
-		default:
-			bind = append(bind, u)
-		}
-	}
-	return bind, skipped
-}
-
-// errNoBucketURL explains why install binds nothing in a repository whose
-// only LFS URLs belong to a Git host's LFS server.
-func errNoBucketURL(sk skippedURL) error {
-	return fmt.Errorf("this repository has no bucket URL to bind: git-lfs uses %s, %s; "+
-		"binding it would send every LFS push and pull there to S3 instead. "+
-		"Set the bucket URL first, then run `datalfs install` again:\n"+
-		"  git config lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX\n"+
-		"or, for every clone, commit it: git config -f .lfsconfig lfs.url https://s3.REGION.amazonaws.com/BUCKET/PREFIX", sk.url, sk.why)
-}
-
+// uninstall removes what install wrote (see agentsetup.Uninstall).
 func uninstall(ctx context.Context, global bool, out io.Writer) error {
-	repo := gitrepo.Here()
-	if !global && !repo.InRepo() {
-		return withCode(exitUsage, fmt.Errorf("not in a git repository: run `datalfs uninstall` inside one, or use --global"))
-	}
-	scope := scopeFlag(global)
-	keys, _ := git(ctx, "config", scope, "--name-only", "--get-regexp", `^lfs\..*standalonetransferagent$`, "^"+agentName+"$")
-	for _, key := range strings.Split(strings.TrimSpace(keys), "\n") {
-		if key == "" {
-			continue
-		}
-		if _, err := git(ctx, "config", scope, "--unset-all", key); err != nil {
-			return withCode(exitUsage, err)
-		}
-	}
-	if _, err := git(ctx, "config", scope, "--get-regexp", `^lfs\.customtransfer\.`+agentName+`\.`); err == nil {
-		if _, err := git(ctx, "config", scope, "--remove-section", "lfs.customtransfer."+agentName); err != nil {
-			return withCode(exitUsage, err)
-		}
-	}
-	if err := uninstallDiffDriver(ctx, scope); err != nil {
+	if err := agentsetup.Uninstall(ctx, gitrepo.Here(), global); err != nil {
 		return withCode(exitUsage, err)
-	}
-	if !global {
-		if err := uninstallHooks(ctx, repo, out); err != nil {
-			return withCode(exitUsage, err)
-		}
 	}
 	fmt.Fprintln(out, "Uninstalled datalfs from git config; git-lfs's own settings are untouched.")
 	return nil
-}
-
-func scopeFlag(global bool) string {
-	if global {
-		return "--global"
-	}
-	return "--local"
 }
 
 // executable returns the absolute path of the running datalfs binary as the
@@ -247,9 +137,4 @@ func sameFile(a, b string) bool {
 	}
 	fb, err := os.Stat(b)
 	return err == nil && os.SameFile(fa, fb)
-}
-
-// git runs git in the current directory and returns its trimmed output.
-func git(ctx context.Context, args ...string) (string, error) {
-	return gitcmd.Run(ctx, "", args...)
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/datalfs/datalfs/dataset"
 	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/lineage"
 	"github.com/datalfs/datalfs/manifest"
@@ -380,44 +378,4 @@ func runLineageExport(c *cli.Context) error {
 		}
 	}
 	return withCode(exitUsage, lineage.Export(c.App.Writer, ns, steps))
-}
-
-// lockLineage is the lineage closure digest of a lock's manifests at its
-// commit, for `manifest lock`.
-func lockLineage(ctx context.Context, top string, l dataset.Lock) (string, []string, error) {
-	var paths []string
-	for _, m := range l.Manifests {
-		paths = append(paths, m.Path)
-	}
-	r, err := lineage.Open(ctx, top)
-	if err != nil {
-		return "", nil, err
-	}
-	d, steps, err := r.ClosureDigest(ctx, l.Commit, paths)
-	if err != nil {
-		return "", nil, fmt.Errorf("the lineage of the locked manifests: %w", err)
-	}
-	return d, steps, nil
-}
-
-// checkLockLineage reports, for `fetch --lock`, when the lineage records
-// at the lock's commit no longer hash to the lock's lineage digest (the
-// lock was edited, or the history rewritten under it).
-func checkLockLineage(ctx context.Context, out io.Writer, top string, l dataset.Lock) error {
-	if l.Lineage == "" {
-		return nil // a lock written before lineage, or of manifests no step made
-	}
-	got, steps, err := lockLineage(ctx, top, l)
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	if got == l.Lineage {
-		return nil
-	}
-	if got == "" {
-		got = "nothing (no record describes the manifests)"
-	}
-	fmt.Fprintf(out, "lineage mismatch: the records upstream of the manifests at %s (%s) hash to %s, the lock says %s\n",
-		shortRev(l.Commit), strings.Join(steps, ", "), got, l.Lineage)
-	return withCode(exitProblems, errors.New("refusing to fetch: the data, code, parameters or environment that made the locked manifests are not the locked ones; see `datalfs why` and `datalfs lineage verify --rev`"))
 }

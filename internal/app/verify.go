@@ -109,7 +109,7 @@ func runVerify(c *cli.Context, v verifyRun) error {
 		return withCode(exitUsage, err)
 	}
 	if v.push {
-		if err := samePushURL(repo, v.remote); err != nil {
+		if err := verify.CheckPushURL(repo, v.remote); err != nil {
 			return withCode(exitUsage, err)
 		}
 	}
@@ -140,23 +140,6 @@ func runVerify(c *cli.Context, v verifyRun) error {
 		return silentExit(exitProblems)
 	}
 	return pushMissing(c, store, repo.ObjectDir(), sum.Problems, v.jobs)
-}
-
-// samePushURL refuses --push-missing when pushes go elsewhere than the
-// bucket being checked (lfs.pushurl): repairing one would not fix the other.
-func samePushURL(repo *gitrepo.Repo, remote string) error {
-	down, err := repo.LFSURL("download", remote)
-	if err != nil {
-		return err
-	}
-	up, err := repo.LFSURL("upload", remote)
-	if err != nil {
-		return err
-	}
-	if strings.TrimRight(down, "/") != strings.TrimRight(up, "/") {
-		return fmt.Errorf("--push-missing: pushes go to %s but downloads come from %s (lfs.pushurl): copy the objects between them instead", up, down)
-	}
-	return nil
 }
 
 func describeProblem(p verify.Result) string {
