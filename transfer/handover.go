@@ -57,7 +57,7 @@ func (t *tempFile) rename() (string, error) {
 	dir, base := filepath.Split(old)
 	stem := base[:len(base)-len(tempSuffix)]
 	for range 16 {
-		p := filepath.Join(dir, stem+"."+strconv.FormatUint(rand.Uint64(), 36)+tempSuffix)
+		p := filepath.Join(dir, stem+"."+strconv.FormatUint(uint64(rand.Uint32()), 10)+tempSuffix)
 		err := linkFile(old, p)
 		if errors.Is(err, fs.ErrExist) {
 			continue
