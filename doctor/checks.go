@@ -18,10 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/datalfs/datalfs/gitrepo"
 	"github.com/datalfs/datalfs/internal/gitcmd"
 	"github.com/datalfs/datalfs/s3store"
@@ -498,14 +494,8 @@ func (e *env) checkChecksums(ctx context.Context) Result {
 	e.writing.Lock()
 	defer e.writing.Unlock()
 	data, oid := randomObject(64)
-	key := e.probe.Location().Prefix + "/checksum-probe-" + oid[:16]
-	_, err := e.probe.Client().PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(e.loc.Bucket), Key: aws.String(key), Body: bytes.NewReader(data),
-	}, func(o *s3.Options) {
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenSupported
-	})
+	err := e.probe.PutWithDefaultChecksums(ctx, "checksum-probe-"+oid[:16], data)
 	if err == nil {
-		e.probe.Client().DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: aws.String(e.loc.Bucket), Key: aws.String(key)})
 		if e.loc.Endpoint == "" {
 			return pass("AWS accepts the SDK's default CRC32 checksum headers")
 		}
@@ -533,7 +523,7 @@ func (e *env) checkVersioning(ctx context.Context) Result {
 		return warn("check the server's documentation for versioning", "cannot check: the server has no versioning API")
 	case err != nil:
 		return warn("", "cannot check: %v", err)
-	case status == string(types.BucketVersioningStatusEnabled):
+	case status == s3store.VersioningEnabled:
 		return pass("enabled: a deleted or overwritten object can be recovered")
 	}
 	state := "off"
@@ -546,51 +536,19 @@ func (e *env) checkVersioning(ctx context.Context) Result {
 }
 
 func (e *env) checkLifecycle(ctx context.Context) Result {
-	rules, err := e.store.LifecycleRules(ctx)
+	prefix := e.loc.ObjectsPrefix()
+	r, ok, err := e.store.AbortUploadsRule(ctx, prefix)
 	switch {
 	case errors.Is(err, s3store.ErrNotImplemented):
 		return warn("clean up incomplete multipart uploads with the server's own tools",
 			"cannot check: the server has no lifecycle API")
 	case err != nil && !errors.Is(err, s3store.ErrNoConfiguration):
 		return warn("", "cannot check: %v", err)
-	}
-	prefix := e.loc.ObjectsPrefix()
-	if r, ok := abortRule(rules, prefix); ok {
-		return pass("rule %q aborts incomplete multipart uploads after %d days",
-			aws.ToString(r.ID), aws.ToInt32(r.AbortIncompleteMultipartUpload.DaysAfterInitiation))
+	case ok:
+		return pass("rule %q aborts incomplete multipart uploads after %d days", r.ID, r.Days)
 	}
 	return warn(fmt.Sprintf("aws s3api put-bucket-lifecycle-configuration --bucket %s --lifecycle-configuration "+
 		`'{"Rules":[{"ID":"abort-incomplete-multipart","Status":"Enabled","Filter":{"Prefix":""},"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":7}}]}'`+
 		"\n(this replaces the bucket's lifecycle rules: merge it into any you have)", e.loc.Bucket),
 		"no lifecycle rule aborts incomplete multipart uploads under %s: parts of interrupted uploads stay stored, and billed, forever", prefix)
-}
-
-// abortRule returns the first enabled rule that aborts incomplete multipart
-// uploads of keys under prefix.
-func abortRule(rules []types.LifecycleRule, prefix string) (types.LifecycleRule, bool) {
-	for _, r := range rules {
-		if r.Status != types.ExpirationStatusEnabled || r.AbortIncompleteMultipartUpload == nil ||
-			r.AbortIncompleteMultipartUpload.DaysAfterInitiation == nil {
-			continue
-		}
-		if strings.HasPrefix(prefix, rulePrefix(r)) {
-			return r, true
-		}
-	}
-	return types.LifecycleRule{}, false
-}
-
-// rulePrefix returns the key prefix a lifecycle rule applies to.
-func rulePrefix(r types.LifecycleRule) string {
-	if r.Filter != nil {
-		if r.Filter.Prefix != nil {
-			return *r.Filter.Prefix
-		}
-		if r.Filter.And != nil {
-			return aws.ToString(r.Filter.And.Prefix)
-		}
-		return ""
-	}
-	//lint:ignore SA1019 rules written before filters existed still carry only this prefix
-	return aws.ToString(r.Prefix)
 }

@@ -138,8 +138,6 @@ func (s *Store) Options() Options { return s.opts }
 // Region returns the region requests are signed for.
 func (s *Store) Region() string { return s.region }
 
-// Client returns the S3 client, for callers that need more than objects by oid.
-func (s *Store) Client() *s3.Client { return s.client }
 
 // Locate returns s3://BUCKET/KEY for oid.
 func (s *Store) Locate(oid string) string { return s.loc.URI(oid) }
