@@ -138,7 +138,6 @@ func (s *Store) Options() Options { return s.opts }
 // Region returns the region requests are signed for.
 func (s *Store) Region() string { return s.region }
 
-
 // Locate returns s3://BUCKET/KEY for oid.
 func (s *Store) Locate(oid string) string { return s.loc.URI(oid) }
 
