@@ -126,5 +126,18 @@ func (l Lock) Marshal() []byte {
 	return append(b, '\n')
 }
 
+// WriteLock writes l to path whole or not at all: through a temporary file
+// beside it and a rename, so a failed write leaves the old file (or none)
+// and no temporary file.
+func WriteLock(path string, l Lock) error {
+	if err := writeFile(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(l.Marshal())
+		return err
+	}); err != nil {
+		return fmt.Errorf("write lock file %s: %w", path, err)
+	}
+	return nil
+}
+
 // sha256Sum hashes b (for tests).
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -69,3 +69,27 @@ func TestBuildFile(t *testing.T) {
 		t.Errorf("BuildFile under a file = %v, want a *CreateError", err)
 	}
 }
+
+// TestWriteLockWholeOrNothing: `manifest lock -o` writes the lock whole; when
+// the rename fails (the path is a directory) nothing but what was there is
+// left, and a good write round-trips through ReadLock.
+func TestWriteLockWholeOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	l := Lock{Version: 1, Commit: "c0ffee", Digest: "sha256:00", Manifests: []LockManifest{{Path: "m.jsonl"}}}
+	path := filepath.Join(dir, "run.lock")
+	if err := WriteLock(path, l); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadLock(path); err != nil || got.Commit != "c0ffee" {
+		t.Fatalf("ReadLock after WriteLock = %+v, %v", got, err)
+	}
+	taken := filepath.Join(dir, "taken")
+	if err := os.MkdirAll(filepath.Join(taken, "keep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLock(taken, l); err == nil || !strings.Contains(err.Error(), "write lock file "+taken) {
+		t.Fatalf("WriteLock onto a directory = %v, want an error naming the lock file", err)
+	}
+	assertOnly(t, dir, "run.lock", "taken")
+	assertOnly(t, taken, "keep")
+}

@@ -413,11 +413,10 @@ func runDatasetLock(c *cli.Context) error {
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	data := l.Marshal()
 	if o := c.String("output"); o == "-" {
-		_, err = c.App.Writer.Write(data)
+		_, err = c.App.Writer.Write(l.Marshal())
 	} else {
-		err = os.WriteFile(o, data, 0o644)
+		err = dataset.WriteLock(o, l)
 		if err == nil {
 			fmt.Fprintf(c.App.Writer, "locked %d manifests, %d records at commit %s: %s -> %s\n", len(l.Manifests), l.Records, shortRev(commit), l.Digest, o)
 		}
