@@ -206,15 +206,7 @@ func TestDelete(t *testing.T) {
 // TestAgainstMemS3 runs a plan and a deletion on the real store code.
 func TestAgainstMemS3(t *testing.T) {
 	ctx := context.Background()
-	srv := mems3.Start(t, "bucket")
-	loc, err := s3store.ParseURL(srv.URL + "/bucket/repo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := s3store.New(ctx, loc, s3store.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, _, s := memStore(ctx, t)
 	keep, keepOid := storetest.Object(100, 1)
 	drop, dropOid := storetest.Object(200, 2)
 	for _, o := range []struct {
@@ -278,4 +270,20 @@ func TestFreshAtDateResolution(t *testing.T) {
 	if !Fresh(now.Add(-time.Hour), now, 2*time.Hour) || Fresh(now.Add(-4*time.Hour), now, 2*time.Hour) {
 		t.Errorf("grace 2h: want an object 1h old fresh and one 4h old (beyond grace + 1h slack) not")
 	}
+}
+
+// memStore starts an in-process S3 server with a bucket "bucket" and
+// returns it with the store of s3://bucket/repo on it.
+func memStore(ctx context.Context, t *testing.T) (*mems3.Server, s3store.Location, *s3store.Store) {
+	t.Helper()
+	srv := mems3.Start(t, "bucket")
+	loc, err := s3store.ParseURL(srv.URL + "/bucket/repo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3store.New(ctx, loc, s3store.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, loc, s
 }

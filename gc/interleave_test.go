@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/datalfs/datalfs/internal/mems3"
 	"github.com/datalfs/datalfs/s3store"
 	"github.com/datalfs/datalfs/transfer"
 	"github.com/datalfs/datalfs/transfer/storetest"
@@ -50,15 +49,7 @@ func TestPushRelyingOnOldObjectThenStaleGC(t *testing.T) {
 	for _, pushed := range []bool{true, false} {
 		name := map[bool]string{true: "pushed", false: "control, no push"}[pushed]
 		t.Run(name, func(t *testing.T) {
-			srv := mems3.Start(t, "bucket")
-			loc, err := s3store.ParseURL(srv.URL + "/bucket/repo")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := s3store.New(ctx, loc, s3store.DefaultOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, loc, s := memStore(ctx, t)
 			data, oid := storetest.Object(1000, 31)
 			srv.Put(t, "bucket", loc.Key(oid), data) // stored by an old push
 			srv.Advance(100 * day)
@@ -117,15 +108,7 @@ func TestPushRelyingOnOldObjectThenStaleGC(t *testing.T) {
 // gc looks at the object again right before deleting it, and keeps it.
 func TestPushDuringGC(t *testing.T) {
 	ctx := context.Background()
-	srv := mems3.Start(t, "bucket")
-	loc, err := s3store.ParseURL(srv.URL + "/bucket/repo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := s3store.New(ctx, loc, s3store.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, loc, s := memStore(ctx, t)
 	data, oid := storetest.Object(1000, 32)
 	srv.Put(t, "bucket", loc.Key(oid), data)
 	srv.Advance(100 * 24 * time.Hour)
